@@ -1,0 +1,226 @@
+"""Exports a training checkpoint: ONNX model, state_dict, model card, and the golden fixtures for jest.
+
+    /usr/bin/python3 models/train/export.py [--checkpoint models/train/work/checkpoint.pt]
+
+Writes
+  models/pyramidnet.onnx, models/pyramidnet.pt, models/pyramidnet.json (the model card)
+  __tests__/fixtures/cifar10/<class>/<NNNN>.jpg   10 test images per class
+  __tests__/fixtures/golden/{manifest.json,inputs.f32,logits.f32}
+      the recipe's own preprocessing of those images and PyTorch's logits (float32, little-endian, NCHW)
+  models/train/work/parity/{test_inputs.f32,test_logits.f32,test_labels.json}
+      the same for all 5,000 test images, for the ONNX Runtime parity check (not committed: 61 MB)
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+from data import CLASSES, load_split, read_archive  # noqa: E402
+from pyramidnet import PyramidNet, count_macs  # noqa: E402
+
+MODEL_NAME = "pyramidnet"
+MODEL_VERSION = "1.0.0"
+FIXTURES_PER_CLASS = 10
+
+
+def sha256_of(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def preprocess(images_nhwc_uint8: np.ndarray, mean, std) -> torch.Tensor:
+    x = torch.from_numpy(images_nhwc_uint8).permute(0, 3, 1, 2).float() / 255.0
+    return ((x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)).contiguous()
+
+
+@torch.no_grad()
+def logits_of(model, x: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    return torch.cat([model(x[i : i + batch]) for i in range(0, len(x), batch)])
+
+
+def accuracy_report(logits: torch.Tensor, labels: np.ndarray) -> dict:
+    y = torch.from_numpy(labels)
+    top5 = logits.topk(5, dim=1).indices
+    top1_hit = top5[:, 0] == y
+    top5_hit = (top5 == y[:, None]).any(1)
+    per_class = {
+        name: round(top1_hit[y == i].float().mean().item(), 4) for i, name in enumerate(CLASSES)
+    }
+    return {
+        "images": int(len(y)),
+        "top1": round(top1_hit.float().mean().item(), 4),
+        "top5": round(top5_hit.float().mean().item(), 4),
+        "perClassTop1": per_class,
+    }
+
+
+def write_f32(path: str, t: torch.Tensor) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    t.detach().numpy().astype("<f4").tofile(path)
+
+
+def export_all(checkpoint: str, data_dir: str, cache_dir: str) -> dict:
+    state = torch.load(checkpoint)
+    cfg = state["config"]
+    mean, std = state["mean"], state["std"]
+    model = PyramidNet(cfg["depth"], cfg["alpha"])
+    model.load_state_dict(state["model"])
+    model.eval()
+
+    models_dir = os.path.join(REPO, "models")
+    onnx_path = os.path.join(models_dir, f"{MODEL_NAME}.onnx")
+    torch.save(model.state_dict(), os.path.join(models_dir, f"{MODEL_NAME}.pt"))
+    torch.onnx.export(
+        model,
+        torch.zeros(1, 3, 32, 32),
+        onnx_path,
+        opset_version=17,
+        input_names=["input"],
+        output_names=["logits"],
+        dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+        do_constant_folding=True,
+    )
+
+    test_x, test_y, test_names = load_split(os.path.join(data_dir, "test.tar.gz"), cache_dir)
+    test_in = preprocess(test_x, mean, std)
+    test_logits = logits_of(model, test_in)
+    evaluation = accuracy_report(test_logits, test_y)
+
+    parity_dir = os.path.join(HERE, "work", "parity")
+    write_f32(os.path.join(parity_dir, "test_inputs.f32"), test_in)
+    write_f32(os.path.join(parity_dir, "test_logits.f32"), test_logits)
+    with open(os.path.join(parity_dir, "test_labels.json"), "w") as f:
+        json.dump({"names": [str(n) for n in test_names], "labels": test_y.tolist()}, f)
+
+    write_fixtures(data_dir, model, mean, std)
+
+    history = state["history"]
+    card = {
+        "name": MODEL_NAME,
+        "version": MODEL_VERSION,
+        "description": "PyramidNet trained from scratch on CIFAR-10 (32x32 RGB, 10 classes).",
+        "file": os.path.basename(onnx_path),
+        "sha256": sha256_of(onnx_path),
+        "stateDict": f"{MODEL_NAME}.pt",
+        "labels": CLASSES,
+        "input": {"name": "input", "dtype": "float32", "layout": "NCHW", "shape": [-1, 3, 32, 32]},
+        "output": {
+            "name": "logits",
+            "dtype": "float32",
+            "shape": [-1, len(CLASSES)],
+            "meaning": "logits: unnormalised class scores; apply softmax for probabilities",
+        },
+        "preprocessing": {
+            "decode": "decode the image; apply EXIF orientation; take the first frame of an animation",
+            "alpha": {"flattenOnto": [255, 255, 255]},
+            "colorSpace": "srgb",
+            "channels": 3,
+            "channelOrder": "RGB",
+            "resize": {"width": 32, "height": 32, "fit": "cover", "position": "centre", "kernel": "lanczos3"},
+            "scale": 1 / 255,
+            "mean": mean,
+            "std": std,
+            "formula": "x = (pixel / 255 - mean[c]) / std[c], laid out NCHW",
+        },
+        "architecture": {
+            "family": "PyramidNet (Han, Kim and Kim, CVPR 2017)",
+            "block": "basic: BN-conv3x3-BN-ReLU-conv3x3-BN, zero-padded identity shortcut",
+            "depth": cfg["depth"],
+            "alpha": cfg["alpha"],
+            "parameters": int(sum(p.numel() for p in model.parameters())),
+            "macs": int(count_macs(model)),
+            "flops": int(2 * count_macs(model)),
+        },
+        "training": {
+            "data": "CIFAR-10 train.tar.gz: 50,000 JPEGs",
+            "epochs": cfg["epochs"],
+            "batchSize": cfg["batch_size"],
+            "optimizer": "SGD, momentum 0.9, Nesterov",
+            "schedule": f"one cycle: linear warm-up over {cfg['warmup']:.0%} of steps from {cfg['lr'] / 10:g} to "
+            f"{cfg['lr']:g}, then linear decay to 0",
+            "weightDecay": cfg["weight_decay"],
+            "labelSmoothing": cfg["label_smoothing"],
+            "augmentation": "random 32x32 crop from 4-pixel zero padding, horizontal flip",
+            "seed": cfg["seed"],
+            "wallTimeSeconds": round(state["train_seconds"]),
+            "threads": 2,
+            "framework": f"PyTorch {torch.__version__}",
+            "finalEpoch": history[-1] if history else None,
+            "exportedAt": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+        "evaluation": {
+            "dataset": "CIFAR-10 test.tar.gz: 5,000 JPEGs, 500 per class (never used for tuning)",
+            "framework": "PyTorch, on the recipe's preprocessing",
+            **evaluation,
+        },
+        "onnx": {"opset": 17, "dynamicBatch": True},
+    }
+    card_path = os.path.join(models_dir, f"{MODEL_NAME}.json")
+    with open(card_path, "w") as f:
+        json.dump(card, f, indent=2)
+        f.write("\n")
+    print(f"exported {onnx_path} sha256 {card['sha256']}: top-1 {evaluation['top1']:.4f}, top-5 {evaluation['top5']:.4f}")
+    return card
+
+
+def write_fixtures(data_dir: str, model, mean, std) -> None:
+    """Ten test images per class, with the recipe's preprocessing and logits, for tests without ../shared."""
+    from data import decode_rgb
+
+    fixtures = os.path.join(REPO, "__tests__", "fixtures")
+    images_dir = os.path.join(fixtures, "cifar10")
+    shutil.rmtree(images_dir, ignore_errors=True)
+    taken = {c: 0 for c in CLASSES}
+    entries, pixels = [], []
+    for cls, name, data in read_archive(os.path.join(data_dir, "test.tar.gz")):
+        if taken[cls] >= FIXTURES_PER_CLASS:
+            continue
+        taken[cls] += 1
+        rel = f"cifar10/{cls}/{os.path.basename(name)}"
+        os.makedirs(os.path.join(images_dir, cls), exist_ok=True)
+        with open(os.path.join(fixtures, rel), "wb") as f:
+            f.write(data)
+        entries.append({"file": rel, "label": cls, "index": CLASSES.index(cls)})
+        pixels.append(decode_rgb(data))
+    x = preprocess(np.stack(pixels), mean, std)
+    with torch.no_grad():
+        logits = model(x)
+    golden = os.path.join(fixtures, "golden")
+    write_f32(os.path.join(golden, "inputs.f32"), x)
+    write_f32(os.path.join(golden, "logits.f32"), logits)
+    with open(os.path.join(golden, "manifest.json"), "w") as f:
+        json.dump(
+            {
+                "description": "Recipe preprocessing (PIL decode) and PyTorch logits of the fixture images",
+                "inputs": {"file": "inputs.f32", "dtype": "float32", "endianness": "little", "shape": list(x.shape)},
+                "logits": {"file": "logits.f32", "dtype": "float32", "endianness": "little", "shape": list(logits.shape)},
+                "images": entries,
+            },
+            f,
+            indent=2,
+        )
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", default=os.path.join(HERE, "work", "checkpoint.pt"))
+    p.add_argument("--data-dir", default=os.path.join(REPO, "..", "shared", "data", "cifar10"))
+    args = p.parse_args()
+    torch.set_num_threads(2)
+    export_all(args.checkpoint, args.data_dir, os.path.join(HERE, "work", "cache"))

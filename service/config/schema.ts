@@ -1,0 +1,342 @@
+/**
+ * The service's configuration contract, written once.
+ *
+ * The service parses its environment with {@link loadConfig}; infra/ renders the ConfigMap from the same
+ * {@link CONFIG_SCHEMA} and validates an environment's overrides with the same function, so a manifest cannot
+ * name a variable the service does not read or carry a value it would refuse.
+ *
+ * This module must stay free of runtime dependencies (no express, sharp, onnxruntime): infra/ imports it.
+ */
+
+/** How one environment variable is read. */
+export interface VariableSpec<T> {
+  /** The environment variable's name. */
+  readonly name: string;
+  /** Used when the variable is unset or empty. */
+  readonly default: T;
+  /** What it controls, shown in README and in the ConfigMap generator's comments. */
+  readonly description: string;
+  /** The allowed values, in words, for error messages. */
+  readonly allowed: string;
+  /** Parses a raw value; returns undefined when the value is not allowed. */
+  readonly parse: (raw: string) => T | undefined;
+  /** Renders a value back to the string the service would parse. */
+  readonly render: (value: T) => string;
+}
+
+function integer(
+  name: string,
+  defaultValue: number,
+  min: number,
+  max: number,
+  description: string,
+): VariableSpec<number> {
+  return {
+    name,
+    default: defaultValue,
+    description,
+    allowed: `an integer from ${min} to ${max}`,
+    parse: (raw) => {
+      if (!/^-?\d+$/.test(raw.trim())) return undefined;
+      const value = Number(raw.trim());
+      return Number.isSafeInteger(value) && value >= min && value <= max ? value : undefined;
+    },
+    render: String,
+  };
+}
+
+function oneOf<const T extends string>(
+  name: string,
+  defaultValue: T,
+  values: readonly T[],
+  description: string,
+): VariableSpec<T> {
+  return {
+    name,
+    default: defaultValue,
+    description,
+    allowed: `one of ${values.join(", ")}`,
+    parse: (raw) => values.find((v) => v === raw.trim().toLowerCase()),
+    render: String,
+  };
+}
+
+function boolean(name: string, defaultValue: boolean, description: string): VariableSpec<boolean> {
+  return {
+    name,
+    default: defaultValue,
+    description,
+    allowed: "true or false",
+    parse: (raw) => {
+      const v = raw.trim().toLowerCase();
+      if (v === "true" || v === "1") return true;
+      if (v === "false" || v === "0") return false;
+      return undefined;
+    },
+    render: String,
+  };
+}
+
+function text(
+  name: string,
+  defaultValue: string,
+  description: string,
+  pattern: RegExp = /^.+$/,
+  allowed = "a non-empty string",
+): VariableSpec<string> {
+  return {
+    name,
+    default: defaultValue,
+    description,
+    allowed,
+    parse: (raw) => (pattern.test(raw.trim()) ? raw.trim() : undefined),
+    render: String,
+  };
+}
+
+function list(name: string, description: string): VariableSpec<readonly string[]> {
+  return {
+    name,
+    default: [],
+    description,
+    allowed: "a comma-separated list of origins (https://example.com), or *",
+    parse: (raw) => {
+      const items = raw
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
+      const ok = items.every((s) => s === "*" || /^https?:\/\/[^\s/,]+$/.test(s));
+      return ok ? items : undefined;
+    },
+    render: (value) => value.join(","),
+  };
+}
+
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+export const ENVIRONMENTS = ["development", "staging", "production", "test"] as const;
+export const GRAPH_OPTIMIZATION_LEVELS = ["disabled", "basic", "extended", "all"] as const;
+
+const MiB = 1024 * 1024;
+
+/** Every variable the service reads. Keys are the typed config's field names. */
+export const CONFIG_SCHEMA = {
+  port: integer("CLASSIFIER_PORT", 8000, 1, 65535, "TCP port the HTTP server listens on."),
+  host: text("CLASSIFIER_HOST", "0.0.0.0", "Address the HTTP server binds to."),
+  modelPath: text("CLASSIFIER_MODEL_PATH", "models/pyramidnet.onnx", "Path of the ONNX model file."),
+  modelCardPath: text(
+    "CLASSIFIER_MODEL_CARD_PATH",
+    "models/pyramidnet.json",
+    "Path of the model card: labels, preprocessing and the model's sha256.",
+  ),
+  logLevel: oneOf("CLASSIFIER_LOG_LEVEL", "info", LOG_LEVELS, "Minimum level of the JSON log lines."),
+  environment: oneOf("CLASSIFIER_ENVIRONMENT", "development", ENVIRONMENTS, "Deployment environment name."),
+  maxRequestSize: integer(
+    "CLASSIFIER_MAX_REQUEST_SIZE",
+    10 * MiB,
+    1024,
+    256 * MiB,
+    "Largest request body in bytes; larger uploads get 413 while streaming.",
+  ),
+  maxImagePixels: integer(
+    "CLASSIFIER_MAX_IMAGE_PIXELS",
+    50_000_000,
+    1,
+    1_000_000_000,
+    "Largest decoded image (width x height); larger images get 422 before they are decoded.",
+  ),
+  maxBatchFiles: integer("CLASSIFIER_MAX_BATCH_FILES", 32, 1, 1024, "Most files in one /predict/batch request."),
+  maxConcurrentRequests: integer(
+    "CLASSIFIER_MAX_CONCURRENT_REQUESTS",
+    64,
+    1,
+    100_000,
+    "Prediction requests in flight at once; more get 503 with Retry-After.",
+  ),
+  predictionTimeoutMs: integer(
+    "CLASSIFIER_PREDICTION_TIMEOUT_MS",
+    10_000,
+    1,
+    600_000,
+    "Deadline of one prediction, queueing included; past it the client gets 504.",
+  ),
+  headersTimeoutMs: integer(
+    "CLASSIFIER_HEADERS_TIMEOUT_MS",
+    10_000,
+    100,
+    600_000,
+    "Time a client has to send its request headers.",
+  ),
+  requestTimeoutMs: integer(
+    "CLASSIFIER_REQUEST_TIMEOUT_MS",
+    30_000,
+    100,
+    600_000,
+    "Time a client has to send the whole request, body included (slow uploads are cut off).",
+  ),
+  shutdownGraceMs: integer(
+    "CLASSIFIER_SHUTDOWN_GRACE_MS",
+    20_000,
+    0,
+    600_000,
+    "After SIGTERM, how long in-flight requests may take before the process exits.",
+  ),
+  corsOrigins: list("CLASSIFIER_CORS_ORIGINS", "Origins allowed by CORS; empty disables CORS headers."),
+  rateLimitPerMinute: integer(
+    "CLASSIFIER_RATE_LIMIT_PER_MINUTE",
+    0,
+    0,
+    1_000_000,
+    "Requests per minute per client address; 0 turns rate limiting off.",
+  ),
+  intraOpThreads: integer(
+    "CLASSIFIER_ORT_INTRA_OP_THREADS",
+    2,
+    1,
+    256,
+    "ONNX Runtime threads inside one operator; match the container's CPU limit.",
+  ),
+  interOpThreads: integer("CLASSIFIER_ORT_INTER_OP_THREADS", 1, 1, 256, "ONNX Runtime threads across operators."),
+  graphOptimizationLevel: oneOf(
+    "CLASSIFIER_ORT_GRAPH_OPTIMIZATION",
+    "all",
+    GRAPH_OPTIMIZATION_LEVELS,
+    "ONNX Runtime graph optimization level.",
+  ),
+  batchingEnabled: boolean(
+    "CLASSIFIER_BATCHING_ENABLED",
+    true,
+    "Run concurrent requests as one ONNX Runtime batch; results are identical either way.",
+  ),
+  batchMaxSize: integer("CLASSIFIER_BATCH_MAX_SIZE", 32, 1, 1024, "Most images in one ONNX Runtime batch."),
+  batchMaxDelayMs: integer(
+    "CLASSIFIER_BATCH_MAX_DELAY_MS",
+    2,
+    0,
+    1000,
+    "How long a batch waits for more images before it runs.",
+  ),
+  maxQueue: integer(
+    "CLASSIFIER_MAX_QUEUE",
+    256,
+    1,
+    100_000,
+    "Images waiting for inference at most; more get 503 with Retry-After.",
+  ),
+  decodeConcurrency: integer(
+    "CLASSIFIER_DECODE_CONCURRENCY",
+    1,
+    1,
+    64,
+    "libvips threads per decoded image (sharp.concurrency); 1 suits small images.",
+  ),
+} as const;
+
+export type ConfigSchema = typeof CONFIG_SCHEMA;
+type SpecValue<S> = S extends VariableSpec<infer T> ? T : never;
+
+/** The validated configuration the service runs with. */
+export type Config = { readonly [K in keyof ConfigSchema]: SpecValue<ConfigSchema[K]> };
+
+/** Fixed parts of the HTTP contract that infra/ must agree with. */
+export const HTTP_CONTRACT = {
+  /** Name of the container port; the Service targets it by name. */
+  portName: "http",
+  metricsPath: "/metrics",
+  probes: {
+    live: "/health/live",
+    ready: "/health/ready",
+    startup: "/health/startup",
+  },
+  /** Kubernetes-style aliases of the probes. */
+  probeAliases: {
+    live: "/livez",
+    ready: "/readyz",
+    startup: "/healthz",
+  },
+} as const;
+
+/** Metric names, shared by the service, the ServiceMonitor and the prometheus-adapter rule. */
+export const METRIC_NAMES = {
+  httpRequestsTotal: "http_requests_total",
+  httpRequestDuration: "http_request_duration_seconds",
+  predictionsTotal: "predictions_total",
+  predictionLatency: "prediction_latency_seconds",
+  stageDuration: "pipeline_stage_duration_seconds",
+  predictedClassTotal: "predicted_class_total",
+  predictionConfidence: "prediction_confidence",
+  modelInfo: "model_info",
+  inflightRequests: "inflight_requests",
+  batchSize: "inference_batch_size",
+  queueWait: "inference_queue_wait_seconds",
+  queueDepth: "inference_queue_depth",
+  /** Derived by the prometheus-adapter rule from http_requests_total; the HPA's Pods metric. */
+  requestsPerSecond: "http_requests_per_second",
+} as const;
+
+/** A variable that is set but not allowed. */
+export interface ConfigProblem {
+  readonly variable: string;
+  readonly value: string;
+  readonly allowed: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly ConfigProblem[]) {
+    super(
+      "Invalid configuration:\n" +
+        problems.map((p) => `  ${p.variable}=${JSON.stringify(p.value)}: expected ${p.allowed}`).join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+type Environment = Readonly<Record<string, string | undefined>>;
+
+/** Parses and validates every CLASSIFIER_* variable at once; throws a ConfigError naming each bad one. */
+export function loadConfig(env: Environment = process.env): Config {
+  const problems: ConfigProblem[] = [];
+  const values: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(CONFIG_SCHEMA) as [string, VariableSpec<unknown>][]) {
+    const raw = env[spec.name];
+    if (raw === undefined || raw.trim() === "") {
+      values[key] = spec.default;
+      continue;
+    }
+    const parsed = spec.parse(raw);
+    if (parsed === undefined) problems.push({ variable: spec.name, value: raw, allowed: spec.allowed });
+    else values[key] = parsed;
+  }
+  const config = values as Config;
+  if (problems.length === 0) problems.push(...crossFieldProblems(config));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function crossFieldProblems(config: Config): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (config.requestTimeoutMs < config.headersTimeoutMs) {
+    problems.push({
+      variable: CONFIG_SCHEMA.requestTimeoutMs.name,
+      value: String(config.requestTimeoutMs),
+      allowed: `at least ${CONFIG_SCHEMA.headersTimeoutMs.name} (${config.headersTimeoutMs})`,
+    });
+  }
+  return problems;
+}
+
+/** Config field values an environment wants to differ from the defaults. */
+export type ConfigOverrides = { readonly [K in keyof Config]?: Config[K] };
+
+/**
+ * The environment variables for a set of overrides: every variable, defaults included, so the ConfigMap
+ * documents the whole configuration. Validated by {@link loadConfig}, exactly as the service would.
+ */
+export function renderEnvironment(overrides: ConfigOverrides = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, spec] of Object.entries(CONFIG_SCHEMA) as [keyof Config, VariableSpec<unknown>][]) {
+    const value = key in overrides ? overrides[key] : spec.default;
+    env[spec.name] = spec.render(value);
+  }
+  loadConfig(env);
+  return env;
+}
