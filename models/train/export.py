@@ -77,7 +77,8 @@ def write_f32(path: str, t: torch.Tensor) -> None:
 def export_all(checkpoint: str, data_dir: str, cache_dir: str) -> dict:
     state = torch.load(checkpoint)
     cfg = state["config"]
-    mean, std = state["mean"], state["std"]
+    # Four decimals, as the training run rounded them; float32 noise would only clutter the card.
+    mean, std = [round(float(v), 4) for v in state["mean"]], [round(float(v), 4) for v in state["std"]]
     model = PyramidNet(cfg["depth"], cfg["alpha"])
     model.load_state_dict(state["model"])
     model.eval()

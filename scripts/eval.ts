@@ -1,0 +1,173 @@
+/**
+ * End-to-end accuracy through the service's HTTP API: every JPEG of a CIFAR-10 archive is posted to /predict.
+ *
+ *   npm run eval -- ../shared/data/cifar10/test.tar.gz                 # starts the service on a free port
+ *   npm run eval -- ../shared/data/cifar10/test.tar.gz --url http://127.0.0.1:8000   # a running service
+ *   options: --concurrency 8  --limit 500  --json out.json
+ *
+ * Prints top-1, top-5, per-class top-1 and throughput, and the model card's PyTorch figures beside them.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { basename, dirname, join, resolve } from "node:path";
+import { readTarball } from "./tarball";
+
+interface Options {
+  archive: string;
+  url?: string;
+  concurrency: number;
+  limit: number;
+  json?: string;
+}
+
+interface TopKEntry {
+  label: string;
+  index: number;
+  probability: number;
+}
+
+interface CardFigures {
+  labels: string[];
+  evaluation?: { top1: number; top5: number; perClassTop1: Record<string, number> };
+}
+
+function parseArgs(argv: string[]): Options {
+  const opts: Options = { archive: "", concurrency: 8, limit: Infinity };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const next = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value`);
+      return v;
+    };
+    if (arg === "--url") opts.url = next().replace(/\/$/, "");
+    else if (arg === "--concurrency") opts.concurrency = Number(next());
+    else if (arg === "--limit") opts.limit = Number(next());
+    else if (arg === "--json") opts.json = next();
+    else if (!arg.startsWith("--")) opts.archive = arg;
+    else throw new Error(`unknown option ${arg}`);
+  }
+  if (!opts.archive) throw new Error("usage: npm run eval -- <cifar10 test.tar.gz> [--url URL] [--concurrency N]");
+  if (!(opts.concurrency >= 1)) throw new Error("--concurrency must be at least 1");
+  return opts;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const address = srv.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+async function waitReady(url: string, child: ChildProcess | undefined, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null) throw new Error(`service exited with code ${child.exitCode}`);
+    try {
+      const res = await fetch(`${url}/health/ready`);
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`service at ${url} was not ready within ${timeoutMs} ms`);
+}
+
+async function startService(): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const entry = resolve(__dirname, "..", "service", "main.js");
+  const child = spawn(process.execPath, [entry], {
+    env: {
+      ...process.env,
+      CLASSIFIER_PORT: String(port),
+      CLASSIFIER_HOST: "127.0.0.1",
+      CLASSIFIER_LOG_LEVEL: "warn",
+      CLASSIFIER_RATE_LIMIT_PER_MINUTE: "0",
+    },
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(url, child, 60_000);
+  return { url, child };
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const card = JSON.parse(readFileSync(resolve("models/pyramidnet.json"), "utf8")) as CardFigures;
+  const images = readTarball(opts.archive)
+    .filter((e) => /\.(jpe?g|png)$/i.test(e.path))
+    .map((e) => ({ ...e, label: basename(dirname(e.path)) }))
+    .filter((e) => card.labels.includes(e.label))
+    .slice(0, opts.limit);
+  if (images.length === 0) throw new Error(`${opts.archive} holds no images in <class>/<file> folders`);
+
+  const service = opts.url ? undefined : await startService();
+  const url = opts.url ?? service!.url;
+  if (opts.url) await waitReady(url, undefined, 10_000);
+
+  const total: Record<string, number> = {};
+  const hit1: Record<string, number> = {};
+  let top1 = 0;
+  let top5 = 0;
+  let errors = 0;
+  let next = 0;
+  const started = process.hrtime.bigint();
+  const worker = async (): Promise<void> => {
+    while (next < images.length) {
+      const image = images[next++];
+      const form = new FormData();
+      form.append("file", new Blob([image.data], { type: "image/jpeg" }), basename(image.path));
+      const res = await fetch(`${url}/predict?top_k=5`, { method: "POST", body: form });
+      total[image.label] = (total[image.label] ?? 0) + 1;
+      if (res.status !== 200) {
+        errors++;
+        console.error(`${image.path}: HTTP ${res.status} ${await res.text()}`);
+        continue;
+      }
+      const body = (await res.json()) as { top_k: TopKEntry[] };
+      const labels = body.top_k.map((t) => t.label);
+      if (labels[0] === image.label) {
+        top1++;
+        hit1[image.label] = (hit1[image.label] ?? 0) + 1;
+      }
+      if (labels.includes(image.label)) top5++;
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: opts.concurrency }, worker));
+  } finally {
+    service?.child.kill("SIGTERM");
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+
+  const n = images.length;
+  const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
+  const perClass = Object.fromEntries(card.labels.map((l) => [l, (hit1[l] ?? 0) / (total[l] || 1)]));
+  console.log(`\nEnd-to-end evaluation through ${url}/predict (${n} images, concurrency ${opts.concurrency})`);
+  console.log(`| metric | HTTP (sharp + ONNX Runtime) | model card (PyTorch) |`);
+  console.log(`|---|---|---|`);
+  console.log(`| top-1 | ${pct(top1 / n)} | ${card.evaluation ? pct(card.evaluation.top1) : "-"} |`);
+  console.log(`| top-5 | ${pct(top5 / n)} | ${card.evaluation ? pct(card.evaluation.top5) : "-"} |`);
+  for (const label of card.labels) {
+    const cardValue = card.evaluation?.perClassTop1[label];
+    console.log(`| ${label} | ${pct(perClass[label])} | ${cardValue === undefined ? "-" : pct(cardValue)} |`);
+  }
+  console.log(`\nerrors: ${errors}; throughput: ${(n / seconds).toFixed(1)} images/s over ${seconds.toFixed(1)} s`);
+  if (opts.json) {
+    const report = { images: n, top1: top1 / n, top5: top5 / n, perClassTop1: perClass, errors, seconds };
+    writeFileSync(join(process.cwd(), opts.json), JSON.stringify(report, null, 2) + "\n");
+  }
+  if (errors > 0) process.exitCode = 1;
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
