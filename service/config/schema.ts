@@ -321,6 +321,14 @@ function crossFieldProblems(config: Config): ConfigProblem[] {
       allowed: `at least ${CONFIG_SCHEMA.headersTimeoutMs.name} (${config.headersTimeoutMs})`,
     });
   }
+  if (config.maxQueue < config.maxBatchFiles) {
+    // A full batch request must fit in the queue, or it could never be admitted.
+    problems.push({
+      variable: CONFIG_SCHEMA.maxQueue.name,
+      value: String(config.maxQueue),
+      allowed: `at least ${CONFIG_SCHEMA.maxBatchFiles.name} (${config.maxBatchFiles})`,
+    });
+  }
   return problems;
 }
 

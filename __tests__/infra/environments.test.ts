@@ -1,0 +1,384 @@
+/**
+ * What each environment deploys: a snapshot to review diffs, and explicit assertions on every field that matters
+ * (a snapshot alone would accept a wrong value once it was committed).
+ */
+import { parse } from "yaml";
+import { adapterValues, resolveImageTag } from "../../charts/app";
+import { environmentNames, type EnvironmentName } from "../../charts/environments";
+import { renderAdapterValuesFile } from "../../infra";
+import { CONFIG_SCHEMA, HTTP_CONTRACT, METRIC_NAMES, loadConfig } from "../../service/config/schema";
+import { allOf, oneOf, specOf, synthEnvironment } from "./manifests";
+import { version as packageVersion } from "../../package.json";
+
+const environments = environmentNames();
+
+test("the table holds development and production", () => {
+  expect(environments).toEqual(["development", "production"]);
+});
+
+describe.each(environments)("%s", (name: EnvironmentName) => {
+  const spec = specOf(name);
+  const manifests = synthEnvironment(name);
+  const deployment = oneOf(manifests, "Deployment");
+  const podSpec = deployment.spec!.template.spec!;
+  const container = podSpec.containers[0];
+  const configMap = oneOf(manifests, "ConfigMap");
+  const service = oneOf(manifests, "Service");
+  const hpa = oneOf(manifests, "HorizontalPodAutoscaler");
+  const ingress = oneOf(manifests, "Ingress");
+  const limits = container.resources!.limits!;
+  const requests = container.resources!.requests!;
+
+  test("matches the reviewed snapshot", () => {
+    expect(manifests).toMatchSnapshot();
+  });
+
+  test("objects come in apply order: the Namespace first, everything else inside it", () => {
+    expect(manifests[0].kind).toBe("Namespace");
+    expect(manifests[0].metadata.name).toBe(spec.namespace);
+    expect(manifests[0].metadata.namespace).toBeUndefined();
+    for (const m of manifests.slice(1)) expect(m.metadata.namespace).toBe(spec.namespace);
+    expect(manifests.map((m) => m.kind).sort()).toEqual(
+      [
+        "ConfigMap",
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "Ingress",
+        "Namespace",
+        "NetworkPolicy",
+        "Service",
+        "ServiceMonitor",
+        ...(spec.autoscaling.minReplicas > 1 ? ["PodDisruptionBudget"] : []),
+      ].sort(),
+    );
+  });
+
+  test("namespace enforces the restricted Pod Security Standard", () => {
+    expect(oneOf(manifests, "Namespace").metadata!.labels).toMatchObject({
+      "pod-security.kubernetes.io/enforce": "restricted",
+    });
+  });
+
+  test("names and selectors are explicit app.kubernetes.io labels", () => {
+    const selector = {
+      "app.kubernetes.io/name": "pyramidnet",
+      "app.kubernetes.io/instance": `pyramidnet-${name}`,
+    };
+    expect(deployment.spec!.selector.matchLabels).toEqual(selector);
+    expect(deployment.spec!.template.metadata!.labels).toMatchObject(selector);
+    expect(service.spec!.selector).toEqual(selector);
+    for (const m of manifests) {
+      expect(m.metadata.name).toMatch(/^pyramidnet(-config|-dev|-prod)?$/);
+      for (const key of Object.keys(m.metadata.labels ?? {})) expect(key).not.toMatch(/cdk8s\.io/);
+    }
+  });
+
+  test("deployment runs the environment's pinned image", () => {
+    expect(container.image).toBe(`${spec.imageRepository}:${packageVersion}`);
+    expect(container.image).not.toMatch(/:latest$/);
+    expect(container.imagePullPolicy).toBe(spec.imagePullPolicy);
+    expect(deployment.metadata!.labels!["app.kubernetes.io/version"]).toBe(packageVersion);
+  });
+
+  test("deployment rolls out one extra pod at a time and never goes below capacity", () => {
+    expect(deployment.spec!.strategy).toEqual({
+      type: "RollingUpdate",
+      rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+    });
+  });
+
+  test("the HPA owns the replica count", () => {
+    expect(deployment.spec!.replicas).toBeUndefined();
+  });
+
+  test("pods carry the Prometheus scrape annotations for the service's port and path", () => {
+    expect(deployment.spec!.template.metadata!.annotations).toMatchObject({
+      "prometheus.io/scrape": "true",
+      "prometheus.io/port": "8000",
+      "prometheus.io/path": "/metrics",
+    });
+  });
+
+  test("a config change rolls the pods (checksum annotation)", () => {
+    expect(deployment.spec!.template.metadata!.annotations!["checksum/config"]).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  test("pod security context: non-root uid/gid 1000, fsGroup 1000, RuntimeDefault seccomp", () => {
+    expect(podSpec.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      runAsGroup: 1000,
+      fsGroup: 1000,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    expect(podSpec.automountServiceAccountToken).toBe(false);
+  });
+
+  test("container security context: no escalation, read-only root, every capability dropped", () => {
+    expect(container.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      privileged: false,
+      capabilities: { drop: ["ALL"] },
+    });
+  });
+
+  test("requests and limits are the environment's", () => {
+    expect(requests).toMatchObject({ cpu: spec.resources.cpu.request, memory: spec.resources.memory.request });
+    expect(limits).toMatchObject({ cpu: spec.resources.cpu.limit, memory: spec.resources.memory.limit });
+    expect(requests["ephemeral-storage"]).toBeDefined();
+    expect(limits["ephemeral-storage"]).toBeDefined();
+  });
+
+  test("the container exposes the service's port as 'http'", () => {
+    expect(container.ports).toEqual([
+      { name: HTTP_CONTRACT.portName, containerPort: CONFIG_SCHEMA.port.default, protocol: "TCP" },
+    ]);
+    expect(HTTP_CONTRACT.portName).toBe("http");
+    expect(CONFIG_SCHEMA.port.default).toBe(8000);
+  });
+
+  test("startup, liveness and readiness probe the service's own paths on port 'http'", () => {
+    expect(container.startupProbe!.httpGet).toEqual({ path: HTTP_CONTRACT.probes.startup, port: "http" });
+    expect(container.livenessProbe!.httpGet).toEqual({ path: HTTP_CONTRACT.probes.live, port: "http" });
+    expect(container.readinessProbe!.httpGet).toEqual({ path: HTTP_CONTRACT.probes.ready, port: "http" });
+    expect(container.livenessProbe!.httpGet!.path).not.toBe(container.readinessProbe!.httpGet!.path);
+  });
+
+  test("the startup probe gives the model a minute to load; the others run often", () => {
+    const startup = container.startupProbe!;
+    expect(startup).toMatchObject({ periodSeconds: 2, failureThreshold: 30 });
+    expect(startup.periodSeconds! * startup.failureThreshold!).toBeGreaterThanOrEqual(60);
+    expect(container.livenessProbe).toMatchObject({ periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 });
+    expect(container.readinessProbe).toMatchObject({ periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 });
+  });
+
+  test("configuration comes from the ConfigMap", () => {
+    expect(container.envFrom).toEqual([{ configMapRef: { name: configMap.metadata!.name } }]);
+    expect(container.env).toBeUndefined();
+  });
+
+  test("/tmp is a size-limited emptyDir (the root filesystem is read-only)", () => {
+    expect(container.volumeMounts).toEqual([{ name: "tmp", mountPath: "/tmp" }]);
+    expect(podSpec.volumes).toEqual([{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }]);
+  });
+
+  test("30 s grace on shutdown, longer than the service's own drain", () => {
+    expect(podSpec.terminationGracePeriodSeconds).toBe(30);
+    expect(Number(configMap.data![CONFIG_SCHEMA.shutdownGraceMs.name])).toBeLessThan(30_000);
+  });
+
+  test("pods spread across nodes", () => {
+    const byHost = podSpec.topologySpreadConstraints!.find((c) => c.topologyKey === "kubernetes.io/hostname");
+    expect(byHost).toMatchObject({
+      maxSkew: 1,
+      whenUnsatisfiable: spec.nodeSpread,
+      labelSelector: { matchLabels: deployment.spec!.selector.matchLabels },
+    });
+    const byZone = podSpec.topologySpreadConstraints!.some((c) => c.topologyKey === "topology.kubernetes.io/zone");
+    expect(byZone).toBe(spec.spreadAcrossZones);
+  });
+
+  test("ConfigMap: every schema variable, defaults except the environment's overrides, accepted by the service", () => {
+    const data = configMap.data!;
+    expect(Object.keys(data).sort()).toEqual(Object.values(CONFIG_SCHEMA).map((v) => v.name).sort());
+    const config = loadConfig(data);
+    expect(config.environment).toBe(name);
+    expect(config.logLevel).toBe(spec.config.logLevel);
+    expect(config.maxRequestSize).toBe(CONFIG_SCHEMA.maxRequestSize.default);
+    expect(config.batchMaxSize).toBe(CONFIG_SCHEMA.batchMaxSize.default);
+  });
+
+  test("ONNX Runtime's intra-op threads equal the CPU limit in cores", () => {
+    expect(configMap.data![CONFIG_SCHEMA.intraOpThreads.name]).toBe(String(Number(limits.cpu)));
+    expect(Number(limits.cpu)).toBeGreaterThanOrEqual(1);
+  });
+
+  test("Service: ClusterIP port 80 to the named port 'http'", () => {
+    expect(service.spec).toMatchObject({
+      type: spec.serviceType,
+      ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
+    });
+  });
+
+  test("HPA: autoscaling/v2 on CPU, memory and requests per second per pod", () => {
+    expect(hpa.apiVersion).toBe("autoscaling/v2");
+    expect(hpa.spec!.scaleTargetRef).toEqual({ apiVersion: "apps/v1", kind: "Deployment", name: "pyramidnet" });
+    expect(hpa.spec!.minReplicas).toBe(spec.autoscaling.minReplicas);
+    expect(hpa.spec!.maxReplicas).toBe(spec.autoscaling.maxReplicas);
+    expect(hpa.spec!.metrics).toEqual([
+      {
+        type: "Resource",
+        resource: {
+          name: "cpu",
+          target: { type: "Utilization", averageUtilization: spec.autoscaling.cpuUtilizationPercent },
+        },
+      },
+      {
+        type: "Resource",
+        resource: {
+          name: "memory",
+          target: { type: "Utilization", averageUtilization: spec.autoscaling.memoryUtilizationPercent },
+        },
+      },
+      {
+        type: "Pods",
+        pods: {
+          metric: { name: METRIC_NAMES.requestsPerSecond },
+          target: { type: "AverageValue", averageValue: "100" },
+        },
+      },
+    ]);
+  });
+
+  test("HPA behaviour: fast scale-up (max of 100% and 4 pods per 30 s), 10-minute scale-down window", () => {
+    expect(hpa.spec!.behavior).toEqual({
+      scaleUp: {
+        stabilizationWindowSeconds: 30,
+        selectPolicy: "Max",
+        policies: [
+          { type: "Percent", value: 100, periodSeconds: 30 },
+          { type: "Pods", value: 4, periodSeconds: 30 },
+        ],
+      },
+      scaleDown: { stabilizationWindowSeconds: 600 },
+    });
+  });
+
+  test("ServiceMonitor scrapes the Service's 'http' port at /metrics, and Prometheus selects it", () => {
+    const monitor = oneOf(manifests, "ServiceMonitor");
+    expect(monitor.apiVersion).toBe("monitoring.coreos.com/v1");
+    expect(monitor.metadata!.labels).toMatchObject({ release: "kube-prometheus-stack" });
+    expect(monitor.spec.selector.matchLabels).toEqual(service.spec!.selector);
+    expect(monitor.spec.namespaceSelector).toEqual({ matchNames: [spec.namespace] });
+    expect(monitor.spec.endpoints).toEqual([
+      { port: "http", path: "/metrics", interval: "15s", scrapeTimeout: "10s", scheme: "http" },
+    ]);
+  });
+
+  test("NetworkPolicy admits port 8000 only from the ingress controller's namespace and Prometheus", () => {
+    const policy = oneOf(manifests, "NetworkPolicy");
+    expect(policy.spec!.podSelector).toEqual({ matchLabels: deployment.spec!.selector.matchLabels });
+    expect(policy.spec!.policyTypes).toEqual(["Ingress"]);
+    expect(policy.spec!.ingress).toEqual([
+      {
+        from: [
+          { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } },
+          {
+            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } },
+            podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus" } },
+          },
+        ],
+        ports: [{ protocol: "TCP", port: 8000 }],
+      },
+    ]);
+  });
+
+  test("PodDisruptionBudget exactly when more than one replica is guaranteed", () => {
+    const budgets = allOf(manifests, "PodDisruptionBudget");
+    if (spec.autoscaling.minReplicas > 1) {
+      expect(budgets).toHaveLength(1);
+      expect(budgets[0].spec).toEqual({
+        maxUnavailable: 1,
+        selector: { matchLabels: deployment.spec!.selector.matchLabels },
+        unhealthyPodEvictionPolicy: "AlwaysAllow",
+      });
+    } else {
+      expect(budgets).toHaveLength(0);
+    }
+  });
+
+  test("Ingress: nginx class, the environment's host, body size equal to the service's limit, rate limited", () => {
+    expect(ingress.spec!.ingressClassName).toBe("nginx");
+    expect(ingress.spec!.rules).toEqual([
+      {
+        host: spec.ingress.host,
+        http: {
+          paths: [
+            { path: "/", pathType: "Prefix", backend: { service: { name: "pyramidnet", port: { name: "http" } } } },
+          ],
+        },
+      },
+    ]);
+    const annotations = ingress.metadata!.annotations!;
+    // nginx's "m" is MiB: 10m is exactly the service's 10485760-byte limit.
+    expect(annotations["nginx.ingress.kubernetes.io/proxy-body-size"]).toBe("10m");
+    expect(10 * 2 ** 20).toBe(Number(configMap.data![CONFIG_SCHEMA.maxRequestSize.name]));
+    expect(annotations["nginx.ingress.kubernetes.io/limit-rps"]).toBe(String(spec.ingress.rateLimitPerSecond));
+  });
+});
+
+describe("environment differences", () => {
+  const dev = synthEnvironment("development");
+  const prod = synthEnvironment("production");
+
+  test("namespaces are pyramidnet-dev and pyramidnet-prod", () => {
+    expect(oneOf(dev, "Namespace").metadata!.name).toBe("pyramidnet-dev");
+    expect(oneOf(prod, "Namespace").metadata!.name).toBe("pyramidnet-prod");
+  });
+
+  test("development scales 1-3 at 70% CPU / 80% memory; production 3-20 at 60% / 70%", () => {
+    const range = (m: typeof dev) => {
+      const spec = oneOf(m, "HorizontalPodAutoscaler").spec!;
+      return [spec.minReplicas, spec.maxReplicas, ...spec.metrics!.slice(0, 2).map((x) => x.resource!.target.averageUtilization)];
+    };
+    expect(range(dev)).toEqual([1, 3, 70, 80]);
+    expect(range(prod)).toEqual([3, 20, 60, 70]);
+  });
+
+  test("production terminates TLS with a cert-manager ClusterIssuer; development is plain HTTP on a local host", () => {
+    const prodIngress = oneOf(prod, "Ingress");
+    expect(prodIngress.spec!.tls).toEqual([{ hosts: ["pyramidnet.example.com"], secretName: "pyramidnet-tls" }]);
+    expect(prodIngress.metadata!.annotations).toMatchObject({
+      "cert-manager.io/cluster-issuer": "letsencrypt-prod",
+      "nginx.ingress.kubernetes.io/ssl-redirect": "true",
+    });
+    const devIngress = oneOf(dev, "Ingress");
+    expect(devIngress.spec!.tls).toBeUndefined();
+    expect(devIngress.metadata!.annotations!["cert-manager.io/cluster-issuer"]).toBeUndefined();
+    expect(devIngress.spec!.rules![0].host).toBe("pyramidnet.localhost");
+  });
+
+  test("production runs two ONNX Runtime threads on a 2-core limit, development one on one core", () => {
+    const threads = (m: typeof dev) => oneOf(m, "ConfigMap").data![CONFIG_SCHEMA.intraOpThreads.name];
+    expect(threads(dev)).toBe("1");
+    expect(threads(prod)).toBe("2");
+  });
+});
+
+describe("prometheus-adapter rule", () => {
+  const values = parse(renderAdapterValuesFile(adapterValues(), "dist/prometheus-adapter/values.yaml"));
+
+  test("derives http_requests_per_second per pod from rate(http_requests_total[2m])", () => {
+    expect(values.rules).toEqual({
+      default: false,
+      custom: [
+        {
+          seriesQuery: `${METRIC_NAMES.httpRequestsTotal}{namespace!="",pod!=""}`,
+          resources: { overrides: { namespace: { resource: "namespace" }, pod: { resource: "pod" } } },
+          name: { matches: `^${METRIC_NAMES.httpRequestsTotal}$`, as: METRIC_NAMES.requestsPerSecond },
+          metricsQuery: "sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)",
+        },
+      ],
+    });
+  });
+
+  test("serves the exact metric name every HPA asks for", () => {
+    for (const name of environments) {
+      const hpa = oneOf(synthEnvironment(name), "HorizontalPodAutoscaler");
+      const podsMetric = hpa.spec!.metrics!.find((m) => m.type === "Pods")!;
+      expect(values.rules.custom.map((r: { name: { as: string } }) => r.name.as)).toContain(podsMetric.pods!.metric.name);
+    }
+  });
+
+  test("points at kube-prometheus-stack's Prometheus by default", () => {
+    expect(values.prometheus).toEqual({ url: "http://kube-prometheus-stack-prometheus.monitoring.svc", port: 9090 });
+  });
+});
+
+describe("image tag", () => {
+  test("defaults to the package version and follows IMAGE_TAG when CI sets it", () => {
+    expect(resolveImageTag({})).toBe(packageVersion);
+    expect(resolveImageTag({ IMAGE_TAG: "git-3f2a1c9" })).toBe("git-3f2a1c9");
+  });
+});

@@ -1,0 +1,68 @@
+/**
+ * Synthesizes charts in memory and gives typed access to the objects, for the infra tests.
+ */
+import { Testing } from "cdk8s";
+import type { IHorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
+import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
+import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
+import type { INamespace } from "kubernetes-models/v1/Namespace";
+import type { IService } from "kubernetes-models/v1/Service";
+import type { IIngress } from "kubernetes-models/networking.k8s.io/v1/Ingress";
+import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
+import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import type { IServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
+import { resolveImageTag } from "../../charts/app";
+import { ENVIRONMENTS, type EnvironmentName, type EnvironmentSpec } from "../../charts/environments";
+import { PyramidNetChart } from "../../charts/pyramidnet-chart";
+
+/** One synthesized object, before we know its kind. */
+export interface Manifest {
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly namespace?: string; readonly labels?: Record<string, string> };
+  readonly [field: string]: unknown;
+}
+
+/** Kinds the charts produce, with their typed shapes from kubernetes-models. */
+export interface KindMap {
+  Namespace: INamespace;
+  ConfigMap: IConfigMap;
+  Deployment: IDeployment;
+  Service: IService;
+  HorizontalPodAutoscaler: IHorizontalPodAutoscaler;
+  PodDisruptionBudget: IPodDisruptionBudget;
+  NetworkPolicy: INetworkPolicy;
+  ServiceMonitor: IServiceMonitor;
+  Ingress: IIngress;
+}
+
+/** The table's entry for a name that must be in it. */
+export function specOf(name: EnvironmentName): EnvironmentSpec {
+  const spec = (ENVIRONMENTS as { readonly [n in EnvironmentName]?: EnvironmentSpec })[name];
+  if (spec === undefined) throw new Error(`no environment ${name} in the table`);
+  return spec;
+}
+
+/** The environment's chart, synthesized as `cdk8s synth` would (same tag as the committed dist/). */
+export function synthEnvironment(name: EnvironmentName, spec: EnvironmentSpec = specOf(name)): Manifest[] {
+  const chart = new PyramidNetChart(Testing.app(), name, { environment: name, spec, imageTag: resolveImageTag({}) });
+  return Testing.synth(chart) as Manifest[];
+}
+
+/** Every object of a kind. */
+export function allOf<K extends keyof KindMap>(manifests: readonly Manifest[], kind: K): KindMap[K][] {
+  return manifests.filter((m) => m.kind === kind) as unknown as KindMap[K][];
+}
+
+/** The one object of a kind; fails when there is none or more than one. */
+export function oneOf<K extends keyof KindMap>(manifests: readonly Manifest[], kind: K): KindMap[K] {
+  const found = allOf(manifests, kind);
+  if (found.length !== 1) throw new Error(`expected exactly one ${kind}, found ${found.length}`);
+  return found[0];
+}
+
+/** True when every label of the selector is on the object. */
+export function selects(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>> | undefined): boolean {
+  if (selector === undefined || Object.keys(selector).length === 0) return false;
+  return Object.entries(selector).every(([key, value]) => labels?.[key] === value);
+}

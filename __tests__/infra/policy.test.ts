@@ -1,0 +1,105 @@
+/**
+ * Policy: what kube-score, kube-linter and Polaris would insist on, checked on every environment; and proof, by
+ * breaking one thing at a time, that each check fires.
+ */
+import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
+import type { IIngress } from "kubernetes-models/networking.k8s.io/v1/Ingress";
+import { environmentNames } from "../../charts/environments";
+import { type Manifest, synthEnvironment } from "./manifests";
+import { policyViolations } from "./policy";
+
+describe.each(environmentNames())("%s", (name) => {
+  test("has no policy violations", () => {
+    expect(policyViolations(synthEnvironment(name), { requireTls: name === "production" })).toEqual([]);
+  });
+});
+
+describe("each policy check fires", () => {
+  const base = synthEnvironment("production");
+  const options = { requireTls: true };
+
+  /** The production objects with one change applied to a copy of one kind. */
+  function breakOne<T>(kind: string, change: (object: T) => void, remove = false): Manifest[] {
+    return base.flatMap((m) => {
+      if (m.kind !== kind) return [m];
+      if (remove) return [];
+      const copy = structuredClone(m);
+      change(copy as unknown as T);
+      return [copy];
+    });
+  }
+  const breakContainer = (change: (c: IDeployment["spec"] & object) => void) =>
+    breakOne<IDeployment>("Deployment", (d) => change(d.spec!));
+  const container = (spec: NonNullable<IDeployment["spec"]>) => spec.template.spec!.containers[0];
+
+  const cases: ReadonlyArray<readonly [string, Manifest[], RegExp]> = [
+    ["latest tag", breakContainer((s) => void (container(s).image = "pyramidnet:latest")), /uses the latest tag/],
+    ["untagged image", breakContainer((s) => void (container(s).image = "ghcr.io/acme/pyramidnet")), /has no tag/],
+    ["missing readiness probe", breakContainer((s) => void delete container(s).readinessProbe), /no readiness probe/],
+    [
+      "identical liveness and readiness",
+      breakContainer((s) => void (container(s).readinessProbe = container(s).livenessProbe)),
+      /same check/,
+    ],
+    [
+      "probe on an unexposed port",
+      breakContainer((s) => void (container(s).livenessProbe!.httpGet!.port = "metrics")),
+      /liveness probe targets port metrics/,
+    ],
+    ["missing memory limit", breakContainer((s) => void delete container(s).resources!.limits!.memory), /no memory limit/],
+    ["missing cpu request", breakContainer((s) => void delete container(s).resources!.requests!.cpu), /no cpu request/],
+    [
+      "root user",
+      breakContainer((s) => {
+        delete container(s).securityContext!.runAsNonRoot;
+        delete s.template.spec!.securityContext!.runAsNonRoot;
+      }),
+      /may run as root/,
+    ],
+    [
+      "writable root",
+      breakContainer((s) => void (container(s).securityContext!.readOnlyRootFilesystem = false)),
+      /writable root filesystem/,
+    ],
+    [
+      "privilege escalation",
+      breakContainer((s) => void delete container(s).securityContext!.allowPrivilegeEscalation),
+      /allows privilege escalation/,
+    ],
+    ["replicas next to an HPA", breakContainer((s) => void (s.replicas = 3)), /sets replicas although an HPA/],
+    ["no PodDisruptionBudget", breakOne("PodDisruptionBudget", () => undefined, true), /without a PodDisruptionBudget/],
+    ["no NetworkPolicy", breakOne("NetworkPolicy", () => undefined, true), /no NetworkPolicy selects/],
+    [
+      "Service selecting nothing",
+      breakOne<{ spec: { selector: Record<string, string> } }>("Service", (s) => {
+        s.spec.selector["app.kubernetes.io/instance"] = "renamed";
+      }),
+      /Service pyramidnet: selects no pods/,
+    ],
+    [
+      "HPA targeting a missing Deployment",
+      breakOne<{ spec: { scaleTargetRef: { name: string } } }>("HorizontalPodAutoscaler", (h) => {
+        h.spec.scaleTargetRef.name = "classifier";
+      }),
+      /targets Deployment classifier, which does not exist/,
+    ],
+    [
+      "ServiceMonitor selecting nothing",
+      breakOne<{ spec: { selector: { matchLabels: Record<string, string> } } }>("ServiceMonitor", (m) => {
+        m.spec.selector.matchLabels = { app: "other" };
+      }),
+      /ServiceMonitor pyramidnet: selects no Service/,
+    ],
+    [
+      "Ingress without TLS",
+      breakOne<IIngress>("Ingress", (i) => void delete i.spec!.tls),
+      /served without TLS/,
+    ],
+    ["no Namespace", breakOne("Namespace", () => undefined, true), /which is not created/],
+  ];
+
+  test.each(cases)("%s", (_name, manifests, expected) => {
+    const violations = policyViolations(manifests, options);
+    expect(violations).toEqual(expect.arrayContaining([expect.stringMatching(expected)]));
+  });
+});

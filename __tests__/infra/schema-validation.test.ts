@@ -1,0 +1,99 @@
+/**
+ * Every synthesized object, and every object in the committed dist/, validates against the Kubernetes OpenAPI
+ * schemas (kubernetes-models 4.x compiles them into validators) and the prometheus-operator CRD schema. Offline: no
+ * cluster, no network.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
+import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
+import { Ingress } from "kubernetes-models/networking.k8s.io/v1/Ingress";
+import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
+import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
+import { Namespace } from "kubernetes-models/v1/Namespace";
+import { Service } from "kubernetes-models/v1/Service";
+import { parseAllDocuments } from "yaml";
+import { environmentNames } from "../../charts/environments";
+import { type Manifest, synthEnvironment } from "./manifests";
+
+interface Validatable {
+  validate(): void;
+}
+
+/** The model of each apiVersion/kind the charts emit. An object of any other kind fails the test. */
+const MODELS: Readonly<Record<string, new (data: never) => Validatable>> = {
+  "v1/Namespace": Namespace,
+  "v1/ConfigMap": ConfigMap,
+  "v1/Service": Service,
+  "apps/v1/Deployment": Deployment,
+  "autoscaling/v2/HorizontalPodAutoscaler": HorizontalPodAutoscaler,
+  "policy/v1/PodDisruptionBudget": PodDisruptionBudget,
+  "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
+  "networking.k8s.io/v1/Ingress": Ingress,
+  "monitoring.coreos.com/v1/ServiceMonitor": ServiceMonitor,
+};
+
+function validate(manifest: Manifest): void {
+  const Model = MODELS[`${manifest.apiVersion}/${manifest.kind}`];
+  if (Model === undefined) throw new Error(`no schema for ${manifest.apiVersion} ${manifest.kind}`);
+  new Model(manifest as never).validate();
+}
+
+const DIST = path.resolve(__dirname, "../../dist");
+
+describe.each(environmentNames())("%s", (name) => {
+  const synthesized = synthEnvironment(name);
+  const committed = parseAllDocuments(fs.readFileSync(path.join(DIST, `${name}.k8s.yaml`), "utf8")).map(
+    (doc) => doc.toJSON() as Manifest,
+  );
+
+  test.each(synthesized.map((m) => [`${m.kind} ${m.metadata.name}`, m] as const))(
+    "synthesized %s validates",
+    (_label, manifest) => {
+      expect(() => validate(manifest)).not.toThrow();
+    },
+  );
+
+  test("every object in the committed dist file validates", () => {
+    expect(committed).toHaveLength(synthesized.length);
+    for (const manifest of committed) expect(() => validate(manifest)).not.toThrow();
+  });
+});
+
+describe("the validators are not vacuous", () => {
+  const deployment = synthEnvironment("production").find((m) => m.kind === "Deployment")!;
+  type Spec = { template: { spec: { containers: Array<Record<string, unknown>> } } };
+  const mutate = (change: (spec: Spec) => void): Manifest => {
+    const copy = structuredClone(deployment) as Manifest & { spec: Spec };
+    change(copy.spec);
+    return copy;
+  };
+
+  test("a string containerPort is rejected", () => {
+    const bad = mutate((spec) => {
+      spec.template.spec.containers[0].ports = [{ name: "http", containerPort: "8000" }];
+    });
+    expect(() => validate(bad)).toThrow(/containerPort must be integer/);
+  });
+
+  test("a container without a name is rejected", () => {
+    const bad = mutate((spec) => {
+      delete spec.template.spec.containers[0].name;
+    });
+    expect(() => validate(bad)).toThrow(/containers\/0 must have required property name/);
+  });
+
+  test("a ServiceMonitor without endpoints is rejected", () => {
+    const monitor = structuredClone(synthEnvironment("production").find((m) => m.kind === "ServiceMonitor")!) as Manifest & {
+      spec: Record<string, unknown>;
+    };
+    delete monitor.spec.endpoints;
+    expect(() => validate(monitor)).toThrow(/endpoints/);
+  });
+
+  test("an unknown kind is reported rather than skipped", () => {
+    expect(() => validate({ apiVersion: "v1", kind: "Secret", metadata: { name: "x" } })).toThrow(/no schema/);
+  });
+});

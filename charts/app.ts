@@ -1,0 +1,65 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, posix } from "node:path";
+import { App, YamlOutputType } from "cdk8s";
+import { renderAdapterValuesFile, requestRateRule, type AdapterValuesProps } from "../infra";
+import { METRIC_NAMES } from "../service/config/schema";
+import { version as packageVersion } from "../package.json";
+import { ENVIRONMENTS, environmentNames, type EnvironmentTable } from "./environments";
+import { PyramidNetChart } from "./pyramidnet-chart";
+
+/** Where the prometheus-adapter Helm values go, relative to the output directory. */
+export const ADAPTER_VALUES_PATH = posix.join("prometheus-adapter", "values.yaml");
+
+export interface BuildOptions {
+  /** Directory the manifests are written to. */
+  readonly outdir: string;
+  /** The image tag every environment deploys. */
+  readonly imageTag: string;
+  /**
+   * The environments.
+   * @default ENVIRONMENTS
+   */
+  readonly environments?: EnvironmentTable;
+}
+
+/**
+ * The image tag: IMAGE_TAG when set (CI deploys the commit it built), else the package version. Never "latest":
+ * the construct refuses it, and refuses an IMAGE_TAG that is set but empty rather than guessing.
+ */
+export function resolveImageTag(env: Readonly<Record<string, string | undefined>>): string {
+  return env.IMAGE_TAG ?? packageVersion;
+}
+
+/** The app: one chart per environment, each synthesized to <outdir>/<environment>.k8s.yaml. */
+export function buildApp(options: BuildOptions): App {
+  const table: EnvironmentTable = options.environments ?? ENVIRONMENTS;
+  const app = new App({
+    outdir: options.outdir,
+    yamlOutputType: YamlOutputType.FILE_PER_CHART,
+    // Keeps dist/ free of construct-metadata.json whatever CDK8S_RECORD_CONSTRUCT_METADATA says.
+    recordConstructMetadata: false,
+  });
+  for (const name of environmentNames(table)) {
+    const spec = table[name];
+    if (spec === undefined) continue;
+    new PyramidNetChart(app, name, { environment: name, spec, imageTag: options.imageTag });
+  }
+  return app;
+}
+
+/** The prometheus-adapter values every environment's HPA relies on (one adapter serves the whole cluster). */
+export function adapterValues(): AdapterValuesProps {
+  return {
+    rules: [
+      requestRateRule({ counter: METRIC_NAMES.httpRequestsTotal, rateMetric: METRIC_NAMES.requestsPerSecond }),
+    ],
+  };
+}
+
+/** Writes every manifest and the adapter values into options.outdir. */
+export function synthesize(options: BuildOptions): void {
+  buildApp(options).synth();
+  const valuesFile = join(options.outdir, ADAPTER_VALUES_PATH);
+  mkdirSync(join(options.outdir, "prometheus-adapter"), { recursive: true });
+  writeFileSync(valuesFile, renderAdapterValuesFile(adapterValues(), posix.join("dist", ADAPTER_VALUES_PATH)));
+}

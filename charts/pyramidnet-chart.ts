@@ -1,0 +1,67 @@
+import { Chart } from "cdk8s";
+import type { Construct } from "constructs";
+import { AppNamespace, ClassifierIngress, InferenceService } from "../infra";
+import type { EnvironmentName, EnvironmentSpec } from "./environments";
+
+export interface PyramidNetChartProps {
+  /** The environment's name; also the pods' CLASSIFIER_ENVIRONMENT. */
+  readonly environment: EnvironmentName;
+  /** The environment's entry in the table. */
+  readonly spec: EnvironmentSpec;
+  /** The image tag to deploy. */
+  readonly imageTag: string;
+}
+
+const APP_NAME = "pyramidnet";
+
+/**
+ * One environment: its Namespace first, then the classifier and its Ingress. Objects carry explicit namespaces
+ * (not the chart's), because the Namespace itself is cluster-scoped.
+ */
+export class PyramidNetChart extends Chart {
+  /** The environment's namespace (the chart's own `namespace` stays unset: see above). */
+  readonly namespaceName: string;
+  readonly classifier: InferenceService;
+  readonly ingress: ClassifierIngress;
+
+  constructor(scope: Construct, id: string, props: PyramidNetChartProps) {
+    super(scope, id);
+    const { spec } = props;
+    if (props.environment === "production" && spec.ingress.tls === undefined) {
+      throw new Error("the production Ingress must terminate TLS: set ingress.tls in its environment entry");
+    }
+    this.namespaceName = spec.namespace;
+    const instance = `${APP_NAME}-${props.environment}`;
+
+    const namespace = new AppNamespace(this, "Namespace", {
+      name: spec.namespace,
+      labels: { "app.kubernetes.io/part-of": APP_NAME, "app.kubernetes.io/managed-by": "cdk8s" },
+    });
+
+    this.classifier = new InferenceService(this, "Classifier", {
+      namespace: spec.namespace,
+      name: APP_NAME,
+      instance,
+      image: { repository: spec.imageRepository, tag: props.imageTag },
+      imagePullPolicy: spec.imagePullPolicy,
+      resources: spec.resources,
+      autoscaling: spec.autoscaling,
+      serviceType: spec.serviceType,
+      nodeSpread: spec.nodeSpread,
+      spreadAcrossZones: spec.spreadAcrossZones,
+      config: { ...spec.config, environment: props.environment },
+    });
+
+    this.ingress = new ClassifierIngress(this, "Ingress", {
+      backend: this.classifier,
+      host: spec.ingress.host,
+      rateLimitPerSecond: spec.ingress.rateLimitPerSecond,
+      tls: spec.ingress.tls,
+      labels: this.classifier.labels,
+    });
+
+    // kubectl applies a file top to bottom: the Namespace must come before what lives in it.
+    this.classifier.node.addDependency(namespace);
+    this.ingress.node.addDependency(namespace);
+  }
+}

@@ -1,0 +1,146 @@
+import { k8s } from "cdk8s-plus-28";
+import { Construct } from "constructs";
+
+/** How an HPA scales the inference Deployment. */
+export interface AutoscalingProps {
+  /** Fewest replicas. */
+  readonly minReplicas: number;
+  /** Most replicas. */
+  readonly maxReplicas: number;
+  /**
+   * Target average CPU use, in percent of the CPU request (1-100).
+   * @default 70
+   */
+  readonly cpuUtilizationPercent?: number;
+  /**
+   * Target average memory use, in percent of the memory request (1-100).
+   * @default 80
+   */
+  readonly memoryUtilizationPercent?: number;
+  /**
+   * Target average of the Pods metric `http_requests_per_second` (served by prometheus-adapter), per pod.
+   * @default 100
+   */
+  readonly requestsPerSecondPerPod?: number;
+  /**
+   * Seconds of recommendations the HPA considers before scaling up (the highest wins).
+   * @default 30
+   */
+  readonly scaleUpStabilizationSeconds?: number;
+  /**
+   * Scale-up policies: at most this percentage of the current replicas added per period...
+   * @default 100
+   */
+  readonly scaleUpPercent?: number;
+  /**
+   * ...or at most this many pods added per period, whichever allows more (selectPolicy Max).
+   * @default 4
+   */
+  readonly scaleUpPods?: number;
+  /**
+   * Length of one scale-up policy period, in seconds.
+   * @default 30
+   */
+  readonly scaleUpPeriodSeconds?: number;
+  /**
+   * Seconds of recommendations the HPA considers before scaling down (the highest wins), so a short lull does not
+   * drop capacity that the next burst needs.
+   * @default 600
+   */
+  readonly scaleDownStabilizationSeconds?: number;
+}
+
+/** What the HPA scales and which metric names it reads. */
+export interface InferenceAutoscalerProps extends AutoscalingProps {
+  /** Name of the HPA. */
+  readonly name: string;
+  readonly namespace: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Name of the Deployment it scales (apps/v1). */
+  readonly deploymentName: string;
+  /** Name of the Pods metric, as the custom metrics API serves it. */
+  readonly requestsPerSecondMetric: string;
+}
+
+function assertInteger(value: number, what: string, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${what} must be an integer from ${min} to ${max}, got ${value}`);
+  }
+}
+
+/** An autoscaling/v2 HorizontalPodAutoscaler on CPU, memory and requests per second per pod. */
+export class InferenceAutoscaler extends Construct {
+  readonly minReplicas: number;
+  readonly maxReplicas: number;
+  readonly apiObject: k8s.KubeHorizontalPodAutoscalerV2;
+
+  constructor(scope: Construct, id: string, props: InferenceAutoscalerProps) {
+    super(scope, id);
+    const cpu = props.cpuUtilizationPercent ?? 70;
+    const memory = props.memoryUtilizationPercent ?? 80;
+    const requestsPerSecond = props.requestsPerSecondPerPod ?? 100;
+    const upStabilization = props.scaleUpStabilizationSeconds ?? 30;
+    const upPercent = props.scaleUpPercent ?? 100;
+    const upPods = props.scaleUpPods ?? 4;
+    const upPeriod = props.scaleUpPeriodSeconds ?? 30;
+    const downStabilization = props.scaleDownStabilizationSeconds ?? 600;
+
+    assertInteger(props.minReplicas, "autoscaling minReplicas", 1);
+    assertInteger(props.maxReplicas, "autoscaling maxReplicas", 1);
+    if (props.minReplicas > props.maxReplicas) {
+      throw new Error(
+        `autoscaling minReplicas (${props.minReplicas}) is above maxReplicas (${props.maxReplicas})`,
+      );
+    }
+    assertInteger(cpu, "autoscaling cpuUtilizationPercent", 1, 100);
+    assertInteger(memory, "autoscaling memoryUtilizationPercent", 1, 100);
+    if (!(requestsPerSecond > 0) || !Number.isFinite(requestsPerSecond)) {
+      throw new Error(`autoscaling requestsPerSecondPerPod must be a positive number, got ${requestsPerSecond}`);
+    }
+    // The HPA API caps stabilization windows at one hour and policy periods at 30 minutes.
+    assertInteger(upStabilization, "autoscaling scaleUpStabilizationSeconds", 0, 3600);
+    assertInteger(downStabilization, "autoscaling scaleDownStabilizationSeconds", 0, 3600);
+    assertInteger(upPeriod, "autoscaling scaleUpPeriodSeconds", 1, 1800);
+    assertInteger(upPercent, "autoscaling scaleUpPercent", 1);
+    assertInteger(upPods, "autoscaling scaleUpPods", 1);
+
+    this.minReplicas = props.minReplicas;
+    this.maxReplicas = props.maxReplicas;
+    this.apiObject = new k8s.KubeHorizontalPodAutoscalerV2(this, "Resource", {
+      metadata: { name: props.name, namespace: props.namespace, labels: { ...props.labels } },
+      spec: {
+        scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: props.deploymentName },
+        minReplicas: props.minReplicas,
+        maxReplicas: props.maxReplicas,
+        metrics: [
+          {
+            type: "Resource",
+            resource: { name: "cpu", target: { type: "Utilization", averageUtilization: cpu } },
+          },
+          {
+            type: "Resource",
+            resource: { name: "memory", target: { type: "Utilization", averageUtilization: memory } },
+          },
+          {
+            type: "Pods",
+            pods: {
+              metric: { name: props.requestsPerSecondMetric },
+              target: { type: "AverageValue", averageValue: k8s.Quantity.fromString(String(requestsPerSecond)) },
+            },
+          },
+        ],
+        behavior: {
+          scaleUp: {
+            stabilizationWindowSeconds: upStabilization,
+            selectPolicy: "Max",
+            policies: [
+              { type: "Percent", value: upPercent, periodSeconds: upPeriod },
+              { type: "Pods", value: upPods, periodSeconds: upPeriod },
+            ],
+          },
+          scaleDown: { stabilizationWindowSeconds: downStabilization },
+        },
+      },
+    });
+  }
+}

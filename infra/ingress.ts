@@ -1,0 +1,118 @@
+import { k8s } from "cdk8s-plus-28";
+import { Construct } from "constructs";
+import type { HttpBackend } from "./inference-service";
+import { assertDnsLabel } from "./labels";
+
+/** TLS terminated by the ingress controller with a certificate cert-manager issues. */
+export interface IngressTlsProps {
+  /** The cert-manager ClusterIssuer that signs the certificate (cert-manager.io/cluster-issuer). */
+  readonly clusterIssuer: string;
+  /**
+   * The Secret cert-manager writes the certificate into.
+   * @default - "<ingress name>-tls"
+   */
+  readonly secretName?: string;
+}
+
+export interface ClassifierIngressProps {
+  /** The Service to route to, and the largest request it accepts. */
+  readonly backend: HttpBackend;
+  /** The host name clients use. */
+  readonly host: string;
+  /**
+   * Name of the Ingress.
+   * @default - the backend's Service name
+   */
+  readonly name?: string;
+  /** Labels of the Ingress. @default {} */
+  readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * The IngressClass.
+   * @default "nginx"
+   */
+  readonly ingressClassName?: string;
+  /**
+   * HTTPS with a cert-manager certificate; plain HTTP when absent.
+   * @default - no TLS
+   */
+  readonly tls?: IngressTlsProps;
+  /**
+   * Requests per second one client address may send (ingress-nginx limit-rps); the controller delays bursts up to
+   * its burst multiplier (5 by default) and answers the rest with its limit status code (503 by default).
+   * @default 20
+   */
+  readonly rateLimitPerSecond?: number;
+}
+
+const HOST = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/;
+
+/**
+ * ingress-nginx's body size in nginx units, exact: nginx reads "m" as MiB and "k" as KiB, so 10485760 bytes is
+ * "10m". The Ingress must not refuse what the service accepts, nor accept what it would refuse with a 413 after
+ * the whole upload crossed the network.
+ */
+export function nginxSize(bytes: number): string {
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new Error(`body size must be a positive integer, got ${bytes}`);
+  if (bytes % 2 ** 20 === 0) return `${bytes / 2 ** 20}m`;
+  if (bytes % 2 ** 10 === 0) return `${bytes / 2 ** 10}k`;
+  return String(bytes);
+}
+
+/** A networking.k8s.io/v1 Ingress for the classifier on ingress-nginx. */
+export class ClassifierIngress extends Construct {
+  readonly host: string;
+  readonly apiObject: k8s.KubeIngress;
+
+  constructor(scope: Construct, id: string, props: ClassifierIngressProps) {
+    super(scope, id);
+    const name = props.name ?? props.backend.serviceName;
+    assertDnsLabel(name, "ingress name");
+    if (!HOST.test(props.host)) {
+      throw new Error(`ingress host "${props.host}" must be a lowercase DNS name with at least one dot`);
+    }
+    const rateLimit = props.rateLimitPerSecond ?? 20;
+    if (!Number.isInteger(rateLimit) || rateLimit < 1) {
+      throw new Error(`rateLimitPerSecond must be a positive integer, got ${rateLimit}`);
+    }
+    if (props.tls && props.tls.clusterIssuer.trim() === "") throw new Error("tls.clusterIssuer must not be empty");
+    const secretName = props.tls ? (props.tls.secretName ?? `${name}-tls`) : undefined;
+    if (secretName !== undefined) assertDnsLabel(secretName, "tls secretName");
+
+    this.host = props.host;
+    this.apiObject = new k8s.KubeIngress(this, "Resource", {
+      metadata: {
+        name,
+        namespace: props.backend.namespace,
+        labels: { ...props.labels },
+        annotations: {
+          "nginx.ingress.kubernetes.io/proxy-body-size": nginxSize(props.backend.maxRequestBytes),
+          "nginx.ingress.kubernetes.io/limit-rps": String(rateLimit),
+          ...(props.tls
+            ? {
+                "cert-manager.io/cluster-issuer": props.tls.clusterIssuer,
+                "nginx.ingress.kubernetes.io/ssl-redirect": "true",
+              }
+            : {}),
+        },
+      },
+      spec: {
+        ingressClassName: props.ingressClassName ?? "nginx",
+        tls: secretName ? [{ hosts: [props.host], secretName }] : undefined,
+        rules: [
+          {
+            host: props.host,
+            http: {
+              paths: [
+                {
+                  path: "/",
+                  pathType: "Prefix",
+                  backend: { service: { name: props.backend.serviceName, port: { name: props.backend.servicePortName } } },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    });
+  }
+}

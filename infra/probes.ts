@@ -1,0 +1,100 @@
+import { k8s } from "cdk8s-plus-28";
+
+/** Timing and target of one HTTP probe. */
+export interface HttpProbeSettings {
+  /**
+   * The HTTP path probed.
+   * @default - the service's path for this probe in HTTP_CONTRACT.probes
+   */
+  readonly path?: string;
+  /**
+   * The container port probed, by name or number. Must be a port the container exposes.
+   * @default "http" (HTTP_CONTRACT.portName)
+   */
+  readonly port?: string | number;
+  /**
+   * Seconds after the container starts before the first probe.
+   * @default 0 (the startup probe holds the other two back until the model is loaded)
+   */
+  readonly initialDelaySeconds?: number;
+  /** Seconds between probes. @default - 2 for startup, 10 for liveness, 5 for readiness */
+  readonly periodSeconds?: number;
+  /** Seconds before one probe attempt counts as failed. @default 2 */
+  readonly timeoutSeconds?: number;
+  /**
+   * Consecutive failures before the kubelet acts (restarts for startup and liveness, unready for readiness).
+   * @default - 30 for startup (60 s to load the model), 3 for liveness, 2 for readiness
+   */
+  readonly failureThreshold?: number;
+}
+
+/** The three probes of the inference container. */
+export interface ProbesProps {
+  /** Gates the other probes until the model is loaded. @default - see {@link HttpProbeSettings} */
+  readonly startup?: HttpProbeSettings;
+  /** Restarts a wedged process. @default - see {@link HttpProbeSettings} */
+  readonly liveness?: HttpProbeSettings;
+  /** Takes the pod out of the Service while it cannot serve (draining, overloaded). @default - see {@link HttpProbeSettings} */
+  readonly readiness?: HttpProbeSettings;
+}
+
+/** A container port a probe may target. */
+export interface ExposedPort {
+  readonly name: string;
+  readonly containerPort: number;
+}
+
+/** Defaults for one probe kind, before user settings apply. */
+export interface ProbeDefaults {
+  readonly path: string;
+  readonly port: string;
+  readonly periodSeconds: number;
+  readonly timeoutSeconds: number;
+  readonly failureThreshold: number;
+}
+
+function assertPositiveInteger(value: number, what: string, min: number): void {
+  if (!Number.isInteger(value) || value < min) {
+    throw new Error(`${what} must be an integer of at least ${min}, got ${value}`);
+  }
+}
+
+/**
+ * Renders an httpGet probe, refusing a port the container does not expose (the probe would always fail and the
+ * kubelet would restart the pod forever) and timings Kubernetes rejects.
+ */
+export function renderHttpProbe(
+  kind: "startup" | "liveness" | "readiness",
+  settings: HttpProbeSettings | undefined,
+  defaults: ProbeDefaults,
+  exposed: readonly ExposedPort[],
+): k8s.Probe {
+  const port = settings?.port ?? defaults.port;
+  const matches = exposed.some((p) => (typeof port === "number" ? p.containerPort === port : p.name === port));
+  if (!matches) {
+    const list = exposed.map((p) => `${p.name} (${p.containerPort})`).join(", ");
+    throw new Error(`${kind} probe targets port ${JSON.stringify(port)}, which the container does not expose (it exposes ${list})`);
+  }
+  const path = settings?.path ?? defaults.path;
+  if (!path.startsWith("/")) throw new Error(`${kind} probe path "${path}" must start with /`);
+
+  const periodSeconds = settings?.periodSeconds ?? defaults.periodSeconds;
+  const timeoutSeconds = settings?.timeoutSeconds ?? defaults.timeoutSeconds;
+  const failureThreshold = settings?.failureThreshold ?? defaults.failureThreshold;
+  const initialDelaySeconds = settings?.initialDelaySeconds ?? 0;
+  assertPositiveInteger(periodSeconds, `${kind} probe periodSeconds`, 1);
+  assertPositiveInteger(timeoutSeconds, `${kind} probe timeoutSeconds`, 1);
+  assertPositiveInteger(failureThreshold, `${kind} probe failureThreshold`, 1);
+  assertPositiveInteger(initialDelaySeconds, `${kind} probe initialDelaySeconds`, 0);
+
+  return {
+    httpGet: {
+      path,
+      port: typeof port === "number" ? k8s.IntOrString.fromNumber(port) : k8s.IntOrString.fromString(port),
+    },
+    initialDelaySeconds: initialDelaySeconds === 0 ? undefined : initialDelaySeconds,
+    periodSeconds,
+    timeoutSeconds,
+    failureThreshold,
+  };
+}
