@@ -1,0 +1,70 @@
+# syntax=docker/dockerfile:1
+#
+# PyramidNet CIFAR-10 classifier: Express + ONNX Runtime + sharp, as a small non-root image.
+#
+#   npm run image:build            (scripts/image/build.sh: tags with the git SHA, sets the OCI labels)
+#   docker compose up --build      (docker-compose.yml: the pod's security context, locally)
+#
+# Stages: build compiles TypeScript; deps installs production dependencies and prunes them to one platform;
+# runtime only copies files and sets metadata, so nothing in the final stage runs as root at build time.
+# __tests__/container/pod-parity.test.ts replays the deps and runtime stages from this file and runs the result
+# under bubblewrap as uid 1000 with a read-only root; __tests__/container/dockerfile.test.ts checks the rules.
+
+# Pinned by exact tag (bump it deliberately); the same Node that CI tests with.
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+# The only install scripts in the tree are swagger-ui-dist's telemetry (@scarf/scarf) and onnxruntime-node's
+# optional GPU download (skipped by .npmrc anyway): nothing the build needs.
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    npm ci --ignore-scripts
+COPY tsconfig.json tsconfig.build.json ./
+COPY service ./service
+COPY scripts ./scripts
+COPY bench ./bench
+RUN npm run build
+
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+COPY scripts/image/prune-runtime-deps.sh ./scripts/image/
+# One RUN, so the 250 MB of other platforms' ONNX Runtime never lands in a layer.
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    npm ci --omit=dev --ignore-scripts \
+    && sh scripts/image/prune-runtime-deps.sh node_modules
+
+FROM ${NODE_IMAGE} AS runtime
+ARG NODE_IMAGE
+ARG VERSION=0.0.0-dev
+ARG REVISION=unknown
+ARG CREATED=1970-01-01T00:00:00Z
+# Set by scripts/image/build.sh from the git remote.
+ARG SOURCE=""
+LABEL org.opencontainers.image.title="pyramidnet-classifier" \
+      org.opencontainers.image.description="PyramidNet CIFAR-10 image classifier: Express 5, ONNX Runtime, sharp" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.base.name="docker.io/library/${NODE_IMAGE}"
+ENV NODE_ENV=production
+WORKDIR /app
+# Files stay owned by root: the service (uid 1000) can read its code and model but never change them,
+# even where the root filesystem is writable (docker run without --read-only).
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/build/service ./build/service
+COPY --from=build /app/build/scripts/image/healthcheck.js ./build/scripts/image/
+COPY package.json ./
+COPY models/*.onnx models/*.json ./models/
+# Numeric, so a pod's runAsNonRoot can verify it (the image's "node" user has uid 1000).
+USER 1000:1000
+EXPOSE 8000
+# For Docker and compose; Kubernetes ignores it and uses the Deployment's probes. Node, because there is no curl.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["node", "build/scripts/image/healthcheck.js"]
+# Exec form: node is PID 1 and receives SIGTERM itself, then drains in-flight requests.
+STOPSIGNAL SIGTERM
+CMD ["node", "build/service/main.js"]
