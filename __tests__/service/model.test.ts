@@ -1,0 +1,127 @@
+/**
+ * The real ONNX model: its logits against PyTorch's on identical inputs, its accuracy on the fixture images
+ * through the whole pipeline, batching on and off giving the same answers, and refusal of a wrong model file.
+ */
+import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { ModelCard } from "../../service/model/card";
+import { ModelLoadError, OnnxModel } from "../../service/model/onnxModel";
+import { InferencePipeline } from "../../service/pipeline/classifier";
+import { createMetrics } from "../../service/metrics/metrics";
+import { CARD_PATH, MODEL_PATH, loadGolden, loadModelCard, loadRealModel, testConfig, type Golden } from "./helpers";
+
+let card: ModelCard;
+let golden: Golden;
+let model: OnnxModel;
+
+beforeAll(async () => {
+  card = await loadModelCard(CARD_PATH);
+  golden = loadGolden();
+  model = await loadRealModel(card);
+});
+
+afterAll(async () => {
+  await model.close();
+});
+
+const far = () => performance.now() + 60_000;
+const argmax = (row: ArrayLike<number>) => {
+  let best = 0;
+  for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+  return best;
+};
+
+function pipeline(overrides: Record<string, string> = {}): InferencePipeline {
+  return new InferencePipeline({ card, model, config: testConfig(overrides), metrics: createMetrics({ processMetrics: false }) });
+}
+
+describe("ONNX Runtime against PyTorch", () => {
+  it("gives PyTorch's logits (within 1e-3) for the recipe's own inputs", async () => {
+    const n = golden.images.length;
+    const logits = await model.run(golden.inputs.slice(), n);
+    expect(logits).toHaveLength(golden.logits.length);
+    let maxAbsDiff = 0;
+    for (let i = 0; i < logits.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(logits[i] - golden.logits[i]));
+    expect(maxAbsDiff).toBeLessThan(1e-3);
+  });
+});
+
+describe("predictions on the 100 fixture images", () => {
+  it("agree with PyTorch's top-1 for every image and are mostly right", async () => {
+    const classes = card.labels.length;
+    const p = pipeline();
+    const results = await Promise.all(golden.images.map((image) => p.classifyImage(image.bytes, { topK: 5, deadline: far() })));
+    let right = 0;
+    results.forEach((result, i) => {
+      const expected = argmax(golden.logits.subarray(i * classes, (i + 1) * classes));
+      expect(result.prediction.index).toBe(expected);
+      expect(result.prediction.label).toBe(card.labels[expected]);
+      if (result.prediction.label === golden.images[i].label) right++;
+    });
+    // The card's test-set top-1 over 5,000 images; 100 fixtures are a sample of it, so allow three binomial
+    // standard deviations (about 0.15 at p = 0.5) below it. The threshold rises as retrained models improve.
+    const top1 = card.evaluatedTop1 ?? 0.5;
+    const allowed = top1 - 3 * Math.sqrt((top1 * (1 - top1)) / golden.images.length);
+    expect(right / golden.images.length).toBeGreaterThanOrEqual(allowed);
+  });
+
+  it("are the same with dynamic batching on and off", async () => {
+    const options = { topK: 10, deadline: far() };
+    const batched = pipeline({ CLASSIFIER_BATCHING_ENABLED: "true", CLASSIFIER_BATCH_MAX_DELAY_MS: "5" });
+    const alone = pipeline({ CLASSIFIER_BATCHING_ENABLED: "false" });
+    const images = golden.images.map((image) => image.bytes);
+    const a = await Promise.all(images.map((bytes) => batched.classifyImage(bytes, options)));
+    const b = await Promise.all(images.map((bytes) => alone.classifyImage(bytes, options)));
+    let maxProbabilityDiff = 0;
+    a.forEach((result, i) => {
+      expect(result.topK.map((s) => s.label)).toEqual(b[i].topK.map((s) => s.label));
+      result.topK.forEach((score, k) => {
+        maxProbabilityDiff = Math.max(maxProbabilityDiff, Math.abs(score.probability - b[i].topK[k].probability));
+      });
+    });
+    // Batch size changes how ONNX Runtime blocks its kernels, so the last float32 bits may differ; no more.
+    expect(maxProbabilityDiff).toBeLessThan(1e-5);
+  });
+
+  it("classifies preprocessed tensors like the images they came from", async () => {
+    const p = pipeline();
+    const { logits, classifications } = await p.classifyTensor(golden.inputs.slice(0, 4 * 3072), 4, { topK: 3, deadline: far() });
+    expect(logits).toHaveLength(4 * card.labels.length);
+    for (let i = 0; i < 4; i++) {
+      const fromImage = await p.classifyImage(golden.images[i].bytes, { topK: 3, deadline: far() });
+      expect(classifications[i].topK.map((s) => s.label)).toEqual(fromImage.topK.map((s) => s.label));
+    }
+    await expect(p.classifyTensor(new Float32Array(10), 1, { topK: 3, deadline: far() })).rejects.toMatchObject({ kind: "invalid_input" });
+  });
+});
+
+describe("loading", () => {
+  const options = { intraOpThreads: 1, interOpThreads: 1, graphOptimizationLevel: "all" as const };
+
+  it("refuses a model file whose sha256 is not the card's", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "model-"));
+    const tampered = path.join(dir, "pyramidnet.onnx");
+    copyFileSync(MODEL_PATH, tampered);
+    writeFileSync(tampered, Buffer.from([0]), { flag: "a" });
+    const error = await OnnxModel.load({ ...options, modelPath: tampered, card }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelLoadError);
+    expect((error as Error).message).toMatch(/sha256 mismatch/);
+    expect((error as Error).message).toContain(card.sha256);
+  });
+
+  it("refuses a missing model file, naming it", async () => {
+    const missing = path.join(tmpdir(), "no-such-dir", "model.onnx");
+    const error = await OnnxModel.load({ ...options, modelPath: missing, card }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelLoadError);
+    expect((error as Error).message).toContain(missing);
+    expect((error as Error).message).toMatch(/no such file/);
+  });
+
+  it("refuses a card whose tensor names the model does not have", async () => {
+    const wrong: ModelCard = { ...card, input: { ...card.input, name: "pixels" } };
+    const error = await OnnxModel.load({ ...options, modelPath: MODEL_PATH, card: wrong }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ModelLoadError);
+    expect((error as Error).message).toMatch(/no input named "pixels"/);
+  });
+});

@@ -1,0 +1,54 @@
+/** Kubernetes probes and their aliases. Small JSON bodies; 503 carries Retry-After and the error envelope. */
+import { Router, type RequestHandler } from "express";
+import { HTTP_CONTRACT } from "../../config/schema";
+import type { Lifecycle } from "../../lifecycle/lifecycle";
+import { methodNotAllowed } from "../errors";
+
+const MESSAGES = {
+  starting: "The model is loading; not ready yet.",
+  draining: "The service is shutting down.",
+  failed: "The model failed; the service is about to restart.",
+} as const;
+
+export function healthRouter(lifecycle: Lifecycle): Router {
+  const router = Router();
+
+  const live: RequestHandler = (_req, res) => {
+    res.json({ status: "alive" });
+  };
+  const ready: RequestHandler = (_req, res) => {
+    const phase = lifecycle.phase;
+    if (phase === "ready") {
+      res.json({ status: "ready" });
+      return;
+    }
+    res.setHeader("Retry-After", phase === "starting" ? "5" : "1");
+    res.status(503).json({ status: phase, error: { code: `not_ready_${phase}`, message: MESSAGES[phase] } });
+  };
+  const startup: RequestHandler = (_req, res) => {
+    if (lifecycle.started) {
+      res.json({ status: "started" });
+      return;
+    }
+    res.setHeader("Retry-After", "5");
+    res.status(503).json({ status: "starting", error: { code: "not_ready_starting", message: MESSAGES.starting } });
+  };
+
+  const probes: [string, RequestHandler][] = [
+    [HTTP_CONTRACT.probes.live, live],
+    [HTTP_CONTRACT.probeAliases.live, live],
+    [HTTP_CONTRACT.probes.ready, ready],
+    [HTTP_CONTRACT.probeAliases.ready, ready],
+    [HTTP_CONTRACT.probes.startup, startup],
+    [HTTP_CONTRACT.probeAliases.startup, startup],
+  ];
+  for (const [path, handler] of probes) {
+    router.route(path).get(noStore, handler).all(methodNotAllowed(["GET", "HEAD"]));
+  }
+  return router;
+}
+
+const noStore: RequestHandler = (_req, res, next) => {
+  res.setHeader("Cache-Control", "no-store");
+  next();
+};

@@ -1,0 +1,19 @@
+/** GET /metrics: the Prometheus text exposition of the service's own registry. */
+import { Router } from "express";
+import { HTTP_CONTRACT } from "../../config/schema";
+import type { Metrics } from "../../metrics/metrics";
+import { methodNotAllowed } from "../errors";
+
+export function metricsRouter(metrics: Metrics): Router {
+  const router = Router();
+  router
+    .route(HTTP_CONTRACT.metricsPath)
+    .get(async (_req, res) => {
+      const body = await metrics.registry.metrics();
+      res.setHeader("Content-Type", metrics.registry.contentType);
+      res.setHeader("Cache-Control", "no-store");
+      res.send(body);
+    })
+    .all(methodNotAllowed(["GET", "HEAD"]));
+  return router;
+}

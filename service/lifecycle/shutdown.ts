@@ -1,0 +1,70 @@
+/**
+ * Graceful shutdown on SIGTERM or SIGINT: readiness turns 503 at once, the listener closes (new connections are
+ * refused), idle keep-alive connections close, in-flight requests finish and their connections close after the
+ * response; then the model is released and the process exits 0. If requests are still running when the grace
+ * period ends, their connections are cut and the process exits 1.
+ */
+import type { Server } from "node:http";
+import type { Logger } from "pino";
+import type { Lifecycle } from "./lifecycle";
+
+export interface ShutdownOptions {
+  readonly server: Server;
+  readonly lifecycle: Lifecycle;
+  readonly logger: Logger;
+  /** Longest wait for in-flight requests, in milliseconds. */
+  readonly graceMs: number;
+  /** Releases resources once the server has closed (the model's thread). */
+  readonly release?: () => Promise<void>;
+  /** @default process.exit */
+  readonly exit?: (code: number) => void;
+}
+
+/** Starts a graceful shutdown; calling it again while one runs does nothing. Resolves with the exit code. */
+export function createShutdown(options: ShutdownOptions): (reason: string) => Promise<number> {
+  const { server, lifecycle, logger, graceMs } = options;
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  let running: Promise<number> | undefined;
+
+  return (reason: string) => {
+    running ??= (async () => {
+      const started = Date.now();
+      lifecycle.startDraining();
+      const closed = new Promise<boolean>((resolve) => {
+        // close() stops accepting and, on Node >= 19, closes idle keep-alive connections; busy ones close
+        // after their response, which carries Connection: close while draining.
+        server.close(() => resolve(true));
+        server.closeIdleConnections();
+      });
+      logger.info({ reason, grace_ms: graceMs }, "shutting down: listener closed, draining in-flight requests");
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), graceMs);
+      });
+      const clean = await Promise.race([closed, expired]);
+      clearTimeout(timer);
+      if (!clean) {
+        logger.warn({ grace_ms: graceMs }, "grace period expired; closing the remaining connections");
+        server.closeAllConnections();
+      }
+      try {
+        await options.release?.();
+      } catch (error) {
+        logger.warn({ err: error }, "releasing resources failed");
+      }
+      const code = clean ? 0 : 1;
+      logger.info({ exit_code: code, shutdown_ms: Date.now() - started }, "shutdown complete");
+      logger.flush();
+      exit(code);
+      return code;
+    })();
+    return running;
+  };
+}
+
+/** Runs `shutdown` on SIGTERM and SIGINT. */
+export function installSignalHandlers(shutdown: (reason: string) => Promise<number>): void {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.on(signal, () => void shutdown(signal));
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * The service's entry point and the only module that reads process.env: validate the configuration, load and
+ * verify the model, build the app, listen, and shut down gracefully on SIGTERM/SIGINT.
+ */
+import { ConfigError, loadConfig, type Config } from "./config/schema";
+import { Lifecycle } from "./lifecycle/lifecycle";
+import { createShutdown, installSignalHandlers } from "./lifecycle/shutdown";
+import { createLogger, type Logger } from "./logging/logger";
+import { createMetrics } from "./metrics/metrics";
+import { loadModelCard } from "./model/card";
+import { OnnxModel } from "./model/onnxModel";
+import { InferencePipeline } from "./pipeline/classifier";
+import { configureSharp } from "./pipeline/decode";
+import { createApp } from "./http/app";
+import { createHttpServer } from "./http/server";
+
+async function main(): Promise<void> {
+  const startedAt = performance.now();
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    // Logging is not configured yet (its level may be the bad value): plain text on stderr.
+    process.stderr.write(`${error instanceof ConfigError ? error.message : String(error)}\n`);
+    process.exit(1);
+  }
+  const logger = createLogger(config);
+  process.on("uncaughtException", (error) => fatal(logger, "uncaught exception", error));
+  process.on("unhandledRejection", (error) => fatal(logger, "unhandled promise rejection", error));
+  await start(config, logger, startedAt).catch((error: unknown) => fatal(logger, "start-up failed", error));
+}
+
+/** Model card, model, app, listener; readiness turns true only at the end. */
+async function start(config: Config, logger: Logger, startedAt: number): Promise<void> {
+  const lifecycle = new Lifecycle();
+  configureSharp(config.decodeConcurrency);
+  const card = await loadModelCard(config.modelCardPath);
+  const model = await OnnxModel.load({
+    modelPath: config.modelPath,
+    card,
+    intraOpThreads: config.intraOpThreads,
+    interOpThreads: config.interOpThreads,
+    graphOptimizationLevel: config.graphOptimizationLevel,
+    warmUpBatchSizes: config.batchMaxSize > 1 ? [1, config.batchMaxSize] : [1],
+    onFailure: (error) => {
+      lifecycle.markFailed();
+      fatal(logger, "the inference thread failed; exiting so the pod restarts", error);
+    },
+  });
+  const metrics = createMetrics({ labels: card.labels, maxBatchSize: config.batchMaxSize });
+  metrics.modelInfo.set({ name: card.name, version: card.version, sha256: card.sha256 }, 1);
+  const pipeline = new InferencePipeline({ card, model, config, metrics });
+  const app = createApp({ pipeline, config, metrics, logger, lifecycle });
+
+  const server = createHttpServer(app, config);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  installSignalHandlers(
+    createShutdown({ server, lifecycle, logger, graceMs: config.shutdownGraceMs, release: () => pipeline.close() }),
+  );
+  lifecycle.markReady();
+  const address = server.address();
+  logger.info(
+    {
+      port: typeof address === "object" && address !== null ? address.port : config.port,
+      host: config.host,
+      model: { name: card.name, version: card.version, sha256: card.sha256 },
+      batching: config.batchingEnabled ? { max_size: config.batchMaxSize, max_delay_ms: config.batchMaxDelayMs } : false,
+      startup_ms: Math.round(performance.now() - startedAt),
+    },
+    "ready",
+  );
+}
+
+function fatal(logger: Logger | undefined, message: string, error: unknown): never {
+  const detail = error instanceof Error ? error.message : String(error);
+  if (logger === undefined) process.stderr.write(`${message}: ${detail}\n`);
+  else {
+    logger.fatal({ err: error }, `${message}: ${detail}`);
+    logger.flush();
+  }
+  process.exit(1);
+}
+
+main().catch((error: unknown) => fatal(undefined, "start-up failed", error));
