@@ -8,6 +8,8 @@ import type { Config } from "../config/schema";
 import type { Lifecycle } from "../lifecycle/lifecycle";
 import type { Metrics } from "../metrics/metrics";
 import type { InferencePipeline } from "../pipeline/classifier";
+import { v2Router } from "../protocols/v2/router";
+import { webRouter } from "../web/router";
 import { errorHandler, notFound } from "./errors";
 import {
   closeConnectionsWhileDraining,
@@ -70,6 +72,8 @@ export function createApp(deps: AppDependencies): Express {
     (c) => metricsRouter(c.metrics),
     (c) => docsRouter(buildOpenApiDocument(c.config, c.pipeline.model)),
     predictRouter,
+    v2Router,
+    webRouter,
   ];
   for (const route of [...builtIn, ...(deps.routes ?? [])]) app.use(route(context));
 

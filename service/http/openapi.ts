@@ -4,6 +4,7 @@
  */
 import { HTTP_CONTRACT, type Config } from "../config/schema";
 import type { ModelDescription } from "../pipeline/classifier";
+import { V2_TAG, v2OpenApi } from "../protocols/v2/openapi";
 import { TOP_K_DEFAULT, TOP_K_MAX } from "./routes/predict";
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -43,6 +44,7 @@ export function buildOpenApiDocument(
     description: "How many classes to return, most probable first.",
     schema: { type: "integer", minimum: 1, maximum: TOP_K_MAX, default: TOP_K_DEFAULT },
   };
+  const v2 = v2OpenApi(config, model);
   const limits =
     `Bodies over ${config.maxRequestSize} bytes get 413 while uploading; images over ${config.maxImagePixels} pixels ` +
     `get 422 before decoding; a prediction has ${config.predictionTimeoutMs} ms, queueing included (504 after).`;
@@ -64,6 +66,7 @@ export function buildOpenApiDocument(
       { name: "prediction", description: "Classify images." },
       { name: "health", description: "Kubernetes probes." },
       { name: "operations", description: "Metrics and this description." },
+      V2_TAG,
     ],
     paths: {
       "/predict": {
@@ -169,6 +172,17 @@ export function buildOpenApiDocument(
           },
         },
       },
+      "/": {
+        get: {
+          tags: ["operations"],
+          summary: "Demo page: pick or drop an image, see the top-5 classes (served locally, no CDN)",
+          responses: {
+            "200": { description: "HTML page.", content: { "text/html": { schema: { type: "string" } } } },
+            "405": ref("MethodNotAllowed"),
+          },
+        },
+      },
+      ...v2.paths,
     },
     components: {
       schemas: {
@@ -251,6 +265,7 @@ export function buildOpenApiDocument(
           required: ["status"],
           properties: { status: { type: "string", examples: ["ready"] }, error: { $ref: "#/components/schemas/Error/properties/error" } },
         },
+        ...v2.schemas,
       },
       headers: {
         "X-Request-Id": { description: "The request's id: the client's own when sane, otherwise generated.", schema: { type: "string" } },

@@ -1,0 +1,78 @@
+/**
+ * A JSON request body, size-capped while streaming, as the multipart uploads are (service/http/upload.ts).
+ *
+ * express.json() is not used: past its limit it reads the rest of the body to the end before answering 413,
+ * so a client could make the service read gigabytes. Here a declared Content-Length over the limit is refused
+ * before any byte is read, and a body without one (chunked) is refused the moment it passes the limit; the
+ * 413 closes the connection, so the rest is never read.
+ */
+import type { Request, RequestHandler } from "express";
+import { HttpProblem, payloadTooLarge } from "../../http/errors";
+
+export function jsonBody(limitBytes: number): RequestHandler {
+  return (req, _res, next) => {
+    if (!req.is("application/json")) {
+      return next(
+        new HttpProblem(400, "expected_json", "Send the inference request as JSON with Content-Type: application/json.", {
+          closeConnection: hasUnreadBody(req),
+        }),
+      );
+    }
+    const encoding = req.get("content-encoding");
+    if (encoding !== undefined && encoding.toLowerCase() !== "identity") {
+      return next(
+        new HttpProblem(400, "unsupported_encoding", `Content-Encoding "${encoding}" is not supported; send the JSON uncompressed.`, {
+          closeConnection: hasUnreadBody(req),
+        }),
+      );
+    }
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.get("content-type") ?? "")?.[1]?.toLowerCase();
+    if (charset !== undefined && charset !== "utf-8" && charset !== "utf8") {
+      return next(
+        new HttpProblem(400, "unsupported_charset", `Charset "${charset}" is not supported; send the JSON as UTF-8.`, {
+          closeConnection: hasUnreadBody(req),
+        }),
+      );
+    }
+    const declared = Number(req.get("content-length"));
+    if (Number.isFinite(declared) && declared > limitBytes) return next(payloadTooLarge(limitBytes));
+
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const finish = (error?: unknown) => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      next(error);
+    };
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limitBytes) {
+        req.pause();
+        finish(payloadTooLarge(limitBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      try {
+        req.body = JSON.parse(Buffer.concat(chunks, received).toString("utf8")) as unknown;
+      } catch {
+        return finish(new HttpProblem(400, "malformed_json", "The request body is not valid JSON."));
+      }
+      finish();
+    };
+    // The client went away or the connection broke mid-body: nobody will read the answer.
+    const onError = () => finish(new HttpProblem(400, "incomplete_body", "The request body was not received completely."));
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onError);
+  };
+}
+
+/** A body is still on the wire: answering without reading it must close the connection. */
+function hasUnreadBody(req: Request): boolean {
+  const length = req.get("content-length");
+  const empty = length === "0" || (length === undefined && req.get("transfer-encoding") === undefined);
+  return req.readable && !empty;
+}
