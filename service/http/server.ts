@@ -9,11 +9,24 @@ export function createHttpServer(app: RequestListener, config: Pick<Config, "hea
   // clients get 408 and are disconnected, so slow uploads cannot hold connections forever. Node checks these
   // deadlines every connectionsCheckingInterval (30 s by default): check often enough to keep them.
   const server = createServer(
-    { connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headersTimeoutMs / 4))) },
-    app,
+    {
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headersTimeoutMs / 4))),
+      // Node's own 400 for a missing Host has an empty body; the listener below answers it in JSON.
+      requireHostHeader: false,
+    },
+    (req, res) => {
+      // HTTP/1.1 requires Host (RFC 9112, section 3.2).
+      if (req.httpVersion === "1.1" && req.headers.host === undefined) {
+        answerInJson(res, 400, "missing_host", "HTTP/1.1 requests must carry a Host header.");
+      } else app(req, res);
+    },
   );
   server.headersTimeout = config.headersTimeoutMs;
   server.requestTimeout = config.requestTimeoutMs;
+  // An Expect other than 100-continue: Node's own 417 has an empty body.
+  server.on("checkExpectation", (_req: IncomingMessage, res: ServerResponse) => {
+    answerInJson(res, 417, "expectation_failed", 'Only "Expect: 100-continue" is supported; send the request without Expect.');
+  });
   // A request answered before its body arrived (413, 503) must not get a second answer when that body times out.
   const answeredEarly = new WeakSet<Duplex>();
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
@@ -53,4 +66,16 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
       "Connection: close\r\n\r\n" +
       body,
   );
+}
+
+/** An error the server answers itself, before the app sees the request; the connection closes after it. */
+function answerInJson(res: ServerResponse, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  res.writeHead(status, {
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": Buffer.byteLength(body),
+    "X-Request-Id": randomUUID(),
+    Connection: "close",
+  });
+  res.end(body);
 }

@@ -2,14 +2,15 @@
  * multipart/form-data uploads into memory (multer), size-capped while streaming.
  *
  * A declared Content-Length over the limit is refused before any byte is read. A body without one (chunked) is
- * counted as it arrives; the moment it passes the limit the service stops reading, answers 413 and closes the
- * connection. (multer alone would read an oversized body to its end before reporting the error.)
+ * counted as it arrives; the moment it passes the limit the service stops parsing, answers 413 and closes the
+ * connection (within a bounded linger, so the client reads the 413 rather than a reset). (multer alone would
+ * read an oversized body to its end before reporting the error.)
  */
 import type { Request, RequestHandler, Response } from "express";
 import multer from "multer";
 import type { Readable, Writable } from "node:stream";
 import type { Config } from "../config/schema";
-import { HttpProblem, payloadTooLarge, sendProblem, toProblem } from "./errors";
+import { HttpProblem, payloadTooLarge, toProblem } from "./errors";
 
 export type UploadConfig = Pick<Config, "maxRequestSize" | "maxBatchFiles">;
 
@@ -76,7 +77,7 @@ function refuseDeclaredOversize(limit: number): RequestHandler {
   };
 }
 
-/** Counts body bytes as they stream into busboy; past the limit, stops reading and answers 413 itself. */
+/** Counts body bytes as they stream into busboy; past the limit, stops parsing and answers 413 itself. */
 function countBody(req: Request, busboy: Writable, limit: number): void {
   let received = 0;
   const onData = (chunk: Buffer) => {
@@ -84,10 +85,49 @@ function countBody(req: Request, busboy: Writable, limit: number): void {
     if (received <= limit) return;
     req.off("data", onData);
     req.unpipe(busboy);
-    // Answer now; the response's Connection: close makes Node end the socket once it is written, so the
-    // rest of the body is never read. multer sees the socket close and stands down (headers already sent).
+    // multer sees the connection close and stands down (headers already sent).
     const res = req.res as Response;
-    if (!res.headersSent) sendProblem(res, payloadTooLarge(limit));
+    if (!res.headersSent) answerThenLinger(req, res, payloadTooLarge(limit), limit);
   };
   req.on("data", onData);
+}
+
+/** After an early answer, how long the client may go on sending before the connection closes anyway. */
+const LINGER_QUIET_MS = 250;
+const LINGER_MAX_MS = 2_000;
+
+/**
+ * Answers while the client is still sending, then closes the connection without a reset.
+ *
+ * Closing a socket with unread bytes makes the kernel reset the connection, and the reset reaches the client
+ * before it reads the answer: it sees EPIPE or ECONNRESET, never the 413 (measured: 10 of 10 chunked uploads
+ * on loopback). So, like nginx's lingering close, the whole answer is sent at once, what still arrives is
+ * discarded, and the response ends (closing the connection) once the client has been quiet for
+ * LINGER_QUIET_MS, or after LINGER_MAX_MS or `maxDiscardBytes`, whichever comes first.
+ */
+function answerThenLinger(req: Request, res: Response, problem: HttpProblem, maxDiscardBytes: number): void {
+  const body = Buffer.from(JSON.stringify({ error: { code: problem.code, message: problem.message } }));
+  res.status(problem.status).set({
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": String(body.length),
+    Connection: "close",
+  });
+  res.write(body);
+  let discarded = 0;
+  const close = () => {
+    clearTimeout(quiet);
+    clearTimeout(deadline);
+    req.off("data", discard);
+    if (!res.writableEnded) res.end();
+  };
+  const discard = (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > maxDiscardBytes) close();
+    else quiet.refresh();
+  };
+  const quiet = setTimeout(close, LINGER_QUIET_MS);
+  const deadline = setTimeout(close, LINGER_MAX_MS);
+  req.on("data", discard);
+  req.once("end", close);
+  res.once("close", close);
 }
