@@ -1,5 +1,6 @@
 import { k8s } from "cdk8s-plus-28";
 import { Construct } from "constructs";
+import { HTTP_CONTRACT } from "../service/config/schema";
 import type { HttpBackend } from "./inference-service";
 import { assertDnsLabel } from "./labels";
 
@@ -42,6 +43,18 @@ export interface ClassifierIngressProps {
    * @default 20
    */
   readonly rateLimitPerSecond?: number;
+  /**
+   * The paths routed to the service. Anything else gets the controller's 404, so probes and /metrics are not
+   * reachable from outside the cluster.
+   * @default HTTP_CONTRACT.publicPaths
+   */
+  readonly paths?: readonly IngressPath[];
+}
+
+/** One routed path of the Ingress. */
+export interface IngressPath {
+  readonly path: string;
+  readonly pathType: "Exact" | "Prefix";
 }
 
 const HOST = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/;
@@ -77,6 +90,11 @@ export class ClassifierIngress extends Construct {
     if (props.tls && props.tls.clusterIssuer.trim() === "") throw new Error("tls.clusterIssuer must not be empty");
     const secretName = props.tls ? (props.tls.secretName ?? `${name}-tls`) : undefined;
     if (secretName !== undefined) assertDnsLabel(secretName, "tls secretName");
+    const paths = props.paths ?? HTTP_CONTRACT.publicPaths;
+    if (paths.length === 0) throw new Error("the Ingress must route at least one path");
+    for (const { path } of paths) {
+      if (!path.startsWith("/")) throw new Error(`ingress path "${path}" must start with "/"`);
+    }
 
     this.host = props.host;
     this.apiObject = new k8s.KubeIngress(this, "Resource", {
@@ -102,13 +120,11 @@ export class ClassifierIngress extends Construct {
           {
             host: props.host,
             http: {
-              paths: [
-                {
-                  path: "/",
-                  pathType: "Prefix",
-                  backend: { service: { name: props.backend.serviceName, port: { name: props.backend.servicePortName } } },
-                },
-              ],
+              paths: paths.map(({ path, pathType }) => ({
+                path,
+                pathType,
+                backend: { service: { name: props.backend.serviceName, port: { name: props.backend.servicePortName } } },
+              })),
             },
           },
         ],

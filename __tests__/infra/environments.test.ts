@@ -288,18 +288,29 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
     }
   });
 
-  test("Ingress: nginx class, the environment's host, body size equal to the service's limit, rate limited", () => {
+  test("Ingress: nginx class, the environment's host, only the public paths, body size equal to the service's limit, rate limited", () => {
     expect(ingress.spec!.ingressClassName).toBe("nginx");
+    const backend = { service: { name: "pyramidnet", port: { name: "http" } } };
     expect(ingress.spec!.rules).toEqual([
       {
         host: spec.ingress.host,
         http: {
           paths: [
-            { path: "/", pathType: "Prefix", backend: { service: { name: "pyramidnet", port: { name: "http" } } } },
+            { path: "/predict", pathType: "Prefix", backend },
+            { path: "/v2", pathType: "Prefix", backend },
+            { path: "/docs", pathType: "Prefix", backend },
+            { path: "/openapi.json", pathType: "Exact", backend },
+            { path: "/ui", pathType: "Prefix", backend },
+            { path: "/", pathType: "Exact", backend },
           ],
         },
       },
     ]);
+    // Probes and metrics are for kubelet and Prometheus, which reach pods directly.
+    const routed = ingress.spec!.rules![0].http!.paths.map((p) => p.path);
+    for (const internal of [HTTP_CONTRACT.metricsPath, ...Object.values(HTTP_CONTRACT.probes)]) {
+      expect(routed).not.toContain(internal);
+    }
     const annotations = ingress.metadata!.annotations!;
     // nginx's "m" is MiB: 10m is exactly the service's 10485760-byte limit.
     expect(annotations["nginx.ingress.kubernetes.io/proxy-body-size"]).toBe("10m");

@@ -7,7 +7,7 @@ import { Construct } from "constructs";
 import { buildApp, resolveImageTag } from "../../charts/app";
 import type { EnvironmentSpec } from "../../charts/environments";
 import { PyramidNetChart } from "../../charts/pyramidnet-chart";
-import { InferenceService, type InferenceServiceProps, nginxSize, renderImage } from "../../infra";
+import { ClassifierIngress, InferenceService, type InferenceServiceProps, nginxSize, renderImage } from "../../infra";
 import { oneOf, allOf, specOf, type Manifest } from "./manifests";
 import { policyViolations } from "./policy";
 
@@ -141,6 +141,16 @@ describe("refused settings", () => {
     expect(() => synthChart({ ...specOf("production"), ingress: plainIngress }, "production")).toThrow(
       "the production Ingress must terminate TLS",
     );
+  });
+
+  test("an Ingress with no path, or a path that is not absolute", () => {
+    const ingress = (paths: { path: string; pathType: "Exact" | "Prefix" }[]) => () => {
+      const chart = new Chart(Testing.app(), "Chart");
+      const service = new InferenceService(chart, "Classifier", BASE);
+      new ClassifierIngress(chart, "Ingress", { backend: service, host: "pyramidnet.example.com", paths });
+    };
+    expect(ingress([])).toThrow("the Ingress must route at least one path");
+    expect(ingress([{ path: "predict", pathType: "Prefix" }])).toThrow('ingress path "predict" must start with "/"');
   });
 
   test("a namespace that is not a DNS label", () => {

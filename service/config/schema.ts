@@ -253,6 +253,18 @@ export const HTTP_CONTRACT = {
     ready: "/readyz",
     startup: "/healthz",
   },
+  /**
+   * What the Ingress exposes to clients, as Kubernetes Ingress paths. Probes and /metrics stay inside the
+   * cluster: kubelet and Prometheus reach pods directly, and the metrics reveal traffic and model details.
+   */
+  publicPaths: [
+    { path: "/predict", pathType: "Prefix" },
+    { path: "/v2", pathType: "Prefix" },
+    { path: "/docs", pathType: "Prefix" },
+    { path: "/openapi.json", pathType: "Exact" },
+    { path: "/ui", pathType: "Prefix" },
+    { path: "/", pathType: "Exact" },
+  ],
 } as const;
 
 /** Metric names, shared by the service, the ServiceMonitor and the prometheus-adapter rule. */
