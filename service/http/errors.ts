@@ -2,7 +2,7 @@
  * Every failure becomes one JSON shape, {"error":{"code","message"}}, with the request id in X-Request-Id.
  * Messages say what to do; they never carry a stack trace, an internal path or a library's raw message.
  */
-import type { ErrorRequestHandler, RequestHandler, Response } from "express";
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from "express";
 import { MulterError } from "multer";
 import type { Logger } from "pino";
 import { type ErrorKind, isPipelineError } from "../pipeline/errors";
@@ -95,6 +95,54 @@ export function sendProblem(res: Response, problem: HttpProblem): void {
   if (closeConnection) res.setHeader("Connection", "close");
   for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
   res.status(problem.status).json({ error: { code: problem.code, message: problem.message } });
+}
+
+/** After an early answer, how long the client may go on sending before the connection closes anyway. */
+const LINGER_QUIET_MS = 250;
+const LINGER_MAX_MS = 2_000;
+
+/**
+ * Answers while the client is still sending its body (a 413 mid-stream), then closes the connection without a
+ * reset.
+ *
+ * Closing a socket with unread bytes makes the kernel reset the connection, and the reset reaches the client
+ * before it reads the answer: it sees EPIPE or ECONNRESET, never the 413 (measured: 10 of 10 chunked uploads
+ * on loopback). So, like nginx's lingering close, the whole answer is sent at once, what still arrives is
+ * discarded, and the response ends (closing the connection) once the client has been quiet for
+ * LINGER_QUIET_MS, or after LINGER_MAX_MS or `maxDiscardBytes`, whichever comes first.
+ */
+export function sendProblemWhileReceiving(
+  req: Request,
+  res: Response,
+  problem: HttpProblem,
+  maxDiscardBytes: number,
+  /** The JSON answer; another protocol passes its own error shape. @default {"error":{"code","message"}} */
+  answer: unknown = { error: { code: problem.code, message: problem.message } },
+): void {
+  const body = Buffer.from(JSON.stringify(answer));
+  res.status(problem.status).set({
+    "Content-Type": "application/json; charset=utf-8",
+    "Content-Length": String(body.length),
+    Connection: "close",
+  });
+  res.write(body);
+  let discarded = 0;
+  const close = () => {
+    clearTimeout(quiet);
+    clearTimeout(deadline);
+    req.off("data", discard);
+    if (!res.writableEnded) res.end();
+  };
+  const discard = (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > maxDiscardBytes) close();
+    else quiet.refresh();
+  };
+  const quiet = setTimeout(close, LINGER_QUIET_MS);
+  const deadline = setTimeout(close, LINGER_MAX_MS);
+  req.on("data", discard);
+  req.once("end", close);
+  res.once("close", close);
 }
 
 export function notFoundProblem(): HttpProblem {

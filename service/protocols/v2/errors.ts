@@ -42,5 +42,10 @@ function send(res: Response, status: number, problem: HttpProblem): void {
   if (retryAfterSeconds !== undefined) res.setHeader("Retry-After", String(Math.max(1, Math.ceil(retryAfterSeconds))));
   if (closeConnection) res.setHeader("Connection", "close");
   for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
-  res.status(status).json({ error: problem.message });
+  res.status(status).json(errorBody(problem));
+}
+
+/** The protocol's error object. */
+export function errorBody(problem: HttpProblem): { error: string } {
+  return { error: problem.message };
 }

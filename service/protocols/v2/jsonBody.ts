@@ -4,13 +4,15 @@
  * express.json() is not used: past its limit it reads the rest of the body to the end before answering 413,
  * so a client could make the service read gigabytes. Here a declared Content-Length over the limit is refused
  * before any byte is read, and a body without one (chunked) is refused the moment it passes the limit; the
- * 413 closes the connection, so the rest is never read.
+ * 413 closes the connection after a bounded linger, so the rest is never parsed (and the client reads the 413,
+ * not a reset).
  */
 import type { Request, RequestHandler } from "express";
-import { HttpProblem, payloadTooLarge } from "../../http/errors";
+import { HttpProblem, payloadTooLarge, sendProblemWhileReceiving } from "../../http/errors";
+import { errorBody } from "./errors";
 
 export function jsonBody(limitBytes: number): RequestHandler {
-  return (req, _res, next) => {
+  return (req, res, next) => {
     if (!req.is("application/json")) {
       return next(
         new HttpProblem(400, "expected_json", "Send the inference request as JSON with Content-Type: application/json.", {
@@ -48,8 +50,11 @@ export function jsonBody(limitBytes: number): RequestHandler {
     const onData = (chunk: Buffer) => {
       received += chunk.length;
       if (received > limitBytes) {
-        req.pause();
-        finish(payloadTooLarge(limitBytes));
+        req.off("data", onData);
+        req.off("end", onEnd);
+        req.off("error", onError);
+        const problem = payloadTooLarge(limitBytes);
+        sendProblemWhileReceiving(req, res, problem, limitBytes, errorBody(problem));
         return;
       }
       chunks.push(chunk);

@@ -147,7 +147,8 @@ function checkParameters(parameters: unknown, where: string): void {
     if (!["string", "number", "boolean"].includes(typeof value)) {
       throw invalidInput(`${where}.${key} must be a string, number or boolean, got ${describe(value)}.`);
     }
-    const unsupported = UNSUPPORTED_PARAMETERS[key];
+    // Own keys only: a parameter named "toString" or "constructor" is an ordinary, ignored parameter.
+    const unsupported = Object.hasOwn(UNSUPPORTED_PARAMETERS, key) ? UNSUPPORTED_PARAMETERS[key] : undefined;
     if (unsupported !== undefined && value !== false) throw invalidInput(`${where}.${key}: ${unsupported}.`);
   }
 }
