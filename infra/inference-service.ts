@@ -154,6 +154,13 @@ export interface InferenceServiceProps {
    */
   readonly terminationGracePeriodSeconds?: number;
   /**
+   * Seconds the container keeps serving after Kubernetes decides to stop it, before it gets SIGTERM (a preStop
+   * sleep). Endpoint removal reaches kube-proxy and the ingress controller asynchronously; without this pause
+   * they may still send new connections to a pod that has already closed its listener. 0 disables it.
+   * @default 5
+   */
+  readonly preStopDelaySeconds?: number;
+  /**
    * What the scheduler does when it cannot spread pods evenly across nodes (maxSkew 1).
    * @default "ScheduleAnyway"
    */
@@ -251,10 +258,16 @@ export class InferenceService extends Construct implements HttpBackend {
     if (!Number.isInteger(terminationGracePeriodSeconds) || terminationGracePeriodSeconds < 1) {
       throw new Error(`terminationGracePeriodSeconds must be a positive integer, got ${terminationGracePeriodSeconds}`);
     }
-    if (this.config.shutdownGraceMs >= terminationGracePeriodSeconds * 1000) {
+    const preStopDelaySeconds = props.preStopDelaySeconds ?? 5;
+    if (!Number.isInteger(preStopDelaySeconds) || preStopDelaySeconds < 0) {
+      throw new Error(`preStopDelaySeconds must be a non-negative integer, got ${preStopDelaySeconds}`);
+    }
+    // The kubelet's grace period covers the preStop pause and then the service's own drain.
+    if (preStopDelaySeconds * 1000 + this.config.shutdownGraceMs >= terminationGracePeriodSeconds * 1000) {
       throw new Error(
-        `${CONFIG_SCHEMA.shutdownGraceMs.name} (${this.config.shutdownGraceMs} ms) must be shorter than ` +
-          `terminationGracePeriodSeconds (${terminationGracePeriodSeconds} s), or the kubelet kills in-flight requests`,
+        `preStopDelaySeconds (${preStopDelaySeconds} s) + ${CONFIG_SCHEMA.shutdownGraceMs.name} ` +
+          `(${this.config.shutdownGraceMs} ms) must be shorter than terminationGracePeriodSeconds ` +
+          `(${terminationGracePeriodSeconds} s), or the kubelet kills in-flight requests`,
       );
     }
 
@@ -341,6 +354,10 @@ export class InferenceService extends Construct implements HttpBackend {
                 imagePullPolicy: props.imagePullPolicy ?? "IfNotPresent",
                 ports: [{ name: containerPort.name, containerPort: containerPort.containerPort, protocol: "TCP" }],
                 envFrom: [{ configMapRef: { name: configMapName } }],
+                lifecycle:
+                  preStopDelaySeconds > 0
+                    ? { preStop: { exec: { command: ["sleep", String(preStopDelaySeconds)] } } }
+                    : undefined,
                 resources: {
                   requests: {
                     cpu: k8s.Quantity.fromString(resources.cpu.request),

@@ -163,9 +163,11 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
     expect(podSpec.volumes).toEqual([{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }]);
   });
 
-  test("30 s grace on shutdown, longer than the service's own drain", () => {
+  test("30 s grace on shutdown, longer than the preStop pause plus the service's own drain", () => {
     expect(podSpec.terminationGracePeriodSeconds).toBe(30);
-    expect(Number(configMap.data![CONFIG_SCHEMA.shutdownGraceMs.name])).toBeLessThan(30_000);
+    const container = podSpec.containers[0];
+    expect(container.lifecycle).toEqual({ preStop: { exec: { command: ["sleep", "5"] } } });
+    expect(5_000 + Number(configMap.data![CONFIG_SCHEMA.shutdownGraceMs.name])).toBeLessThan(30_000);
   });
 
   test("pods spread across nodes", () => {

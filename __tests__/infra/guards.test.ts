@@ -114,10 +114,12 @@ describe("refused settings", () => {
     ).toThrow('cpu limit "1500m" must be whole cores');
   });
 
-  test("a shutdown drain longer than the kubelet waits", () => {
-    expect(() => synthService({ config: { shutdownGraceMs: 30_000 } })).toThrow(
-      "CLASSIFIER_SHUTDOWN_GRACE_MS (30000 ms) must be shorter than terminationGracePeriodSeconds (30 s)",
+  test("a preStop pause plus the shutdown drain longer than the kubelet waits", () => {
+    expect(() => synthService({ config: { shutdownGraceMs: 25_000 } })).toThrow(
+      "preStopDelaySeconds (5 s) + CLASSIFIER_SHUTDOWN_GRACE_MS (25000 ms) must be shorter than terminationGracePeriodSeconds (30 s)",
     );
+    expect(() => synthService({ config: { shutdownGraceMs: 25_000 }, preStopDelaySeconds: 0 })).not.toThrow();
+    expect(() => synthService({ preStopDelaySeconds: -1 })).toThrow("preStopDelaySeconds must be a non-negative integer, got -1");
   });
 
   test("replicas and an HPA at once", () => {
