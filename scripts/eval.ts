@@ -4,6 +4,7 @@
  *   npm run eval -- ../shared/data/cifar10/test.tar.gz                 # starts the service on a free port
  *   npm run eval -- ../shared/data/cifar10/test.tar.gz --url http://127.0.0.1:8000   # a running service
  *   options: --concurrency 8  --limit 500  --json out.json
+ *            --update-card   record the figures in the model card's evaluation.endToEnd
  *
  * Prints top-1, top-5, per-class top-1 and throughput, and the model card's PyTorch figures beside them.
  */
@@ -19,6 +20,7 @@ interface Options {
   concurrency: number;
   limit: number;
   json?: string;
+  updateCard: boolean;
 }
 
 interface TopKEntry {
@@ -33,7 +35,7 @@ interface CardFigures {
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { archive: "", concurrency: 8, limit: Infinity };
+  const opts: Options = { archive: "", concurrency: 8, limit: Infinity, updateCard: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const next = (): string => {
@@ -45,6 +47,7 @@ function parseArgs(argv: string[]): Options {
     else if (arg === "--concurrency") opts.concurrency = Number(next());
     else if (arg === "--limit") opts.limit = Number(next());
     else if (arg === "--json") opts.json = next();
+    else if (arg === "--update-card") opts.updateCard = true;
     else if (!arg.startsWith("--")) opts.archive = arg;
     else throw new Error(`unknown option ${arg}`);
   }
@@ -100,7 +103,8 @@ async function startService(): Promise<{ url: string; child: ChildProcess }> {
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  const card = JSON.parse(readFileSync(resolve("models/pyramidnet.json"), "utf8")) as CardFigures;
+  const cardPath = resolve("models/pyramidnet.json");
+  const card = JSON.parse(readFileSync(cardPath, "utf8")) as CardFigures;
   const images = readTarball(opts.archive)
     .filter((e) => /\.(jpe?g|png)$/i.test(e.path))
     .map((e) => ({ ...e, label: basename(dirname(e.path)) }))
@@ -160,9 +164,22 @@ async function main(): Promise<void> {
     console.log(`| ${label} | ${pct(perClass[label])} | ${cardValue === undefined ? "-" : pct(cardValue)} |`);
   }
   console.log(`\nerrors: ${errors}; throughput: ${(n / seconds).toFixed(1)} images/s over ${seconds.toFixed(1)} s`);
-  if (opts.json) {
-    const report = { images: n, top1: top1 / n, top5: top5 / n, perClassTop1: perClass, errors, seconds };
-    writeFileSync(join(process.cwd(), opts.json), JSON.stringify(report, null, 2) + "\n");
+  const round = (x: number): number => Math.round(x * 1e4) / 1e4;
+  const report = {
+    method: `each JPEG of ${basename(opts.archive)} posted to /predict (sharp decode + ONNX Runtime), npm run eval`,
+    images: n,
+    top1: round(top1 / n),
+    top5: round(top5 / n),
+    perClassTop1: Object.fromEntries(Object.entries(perClass).map(([label, value]) => [label, round(value)])),
+    errors,
+    imagesPerSecond: Math.round((10 * n) / seconds) / 10,
+  };
+  if (opts.json) writeFileSync(join(process.cwd(), opts.json), JSON.stringify(report, null, 2) + "\n");
+  if (opts.updateCard && errors === 0 && opts.limit === Infinity) {
+    const full = JSON.parse(readFileSync(cardPath, "utf8")) as { evaluation: Record<string, unknown> };
+    full.evaluation.endToEnd = report;
+    writeFileSync(cardPath, JSON.stringify(full, null, 2) + "\n");
+    console.log(`recorded in ${cardPath} (evaluation.endToEnd)`);
   }
   if (errors > 0) process.exitCode = 1;
 }
