@@ -6,14 +6,13 @@
  */
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import type { ModelCard } from "../../service/model/card";
 import type { InferenceModel, OnnxModel } from "../../service/model/onnxModel";
 import { CARD_PATH, ControllableModel, MODEL_PATH, loadModelCard, loadRealModel } from "../service/helpers";
 import { fixtureJpegs, type Fixture } from "./support/images";
-import { errorCode, isErrorEnvelope, multipart, outcome, send, sleep, upload, within } from "./support/http";
+import { errorCode, isErrorEnvelope, multipart, outcome, send, sleep, startHalfSentUpload, upload, within } from "./support/http";
 import { killChildren, spawnReadyService, spawnService, startInProcess, type ChildService } from "./support/service";
 import { CaseTable } from "./support/table";
 
@@ -220,27 +219,8 @@ describe("SIGTERM during load", () => {
     });
 
     // Four uploads in flight: headers and half the body sent when SIGTERM arrives, the rest after.
-    const { body, contentType } = multipart([{ name: "file", data: cat.bytes, filename: "cat.jpg", contentType: "image/jpeg" }]);
-    const inFlight = Array.from({ length: 4 }, () => {
-      const req = http.request({
-        host: "127.0.0.1",
-        port: service.port,
-        method: "POST",
-        path: "/predict",
-        agent: false,
-        headers: { "Content-Type": contentType, "Content-Length": body.length },
-      });
-      const answer = new Promise<{ status: number; connection?: string; json: unknown }>((resolve, reject) => {
-        req.on("response", (res) => {
-          let text = "";
-          res.setEncoding("utf8").on("data", (d: string) => (text += d));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, json: JSON.parse(text) }));
-        });
-        req.on("error", reject);
-      });
-      req.write(body.subarray(0, body.length >> 1));
-      return { req, answer };
-    });
+    const catUpload = multipart([{ name: "file", data: cat.bytes, filename: "cat.jpg", contentType: "image/jpeg" }]);
+    const inFlight = Array.from({ length: 4 }, () => startHalfSentUpload(service.port, "/predict", catUpload));
 
     await sleep(700);
     signalledAt = performance.now();
@@ -253,9 +233,9 @@ describe("SIGTERM during load", () => {
     table.check("new connection after SIGTERM", "ECONNREFUSED", probe);
 
     await sleep(300);
-    for (const upload of inFlight) upload.req.end(body.subarray(body.length >> 1));
-    const answers = await Promise.all(inFlight.map((upload) => upload.answer));
-    const correct = answers.filter((a) => a.status === 200 && (a.json as { prediction: { index: number } }).prediction.index === reference.prediction.index);
+    for (const held of inFlight) held.finish();
+    const answers = await Promise.all(inFlight.map((held) => held.answer));
+    const correct = answers.filter((a) => a.status === 200 && (JSON.parse(a.text) as { prediction: { index: number } }).prediction.index === reference.prediction.index);
     table.check("uploads in flight at SIGTERM", "4 x 200, correct, Connection: close", `${correct.length} x 200, correct, ${answers.every((a) => a.connection === "close") ? "Connection: close" : "kept alive"}`);
 
     const code = await within(service.exited, graceMs + 5_000, "still running");

@@ -4,9 +4,8 @@
  * request completes with the same answer it gets on an idle service, memory stays bounded and does not grow
  * from burst to burst, and afterwards the service is ready, idle (no leaked slot or queued image) and fast.
  */
-import http from "node:http";
 import { fixtureJpegs, type Fixture } from "./support/images";
-import { errorCode, multipart, rawExchange, send, sleep, upload, type Reply } from "./support/http";
+import { errorCode, multipart, rawExchange, send, sleep, startHalfSentUpload, upload, type Reply } from "./support/http";
 import { MiB, killChildren, spawnReadyService, type ChildService } from "./support/service";
 import { CaseTable } from "./support/table";
 
@@ -186,27 +185,10 @@ describe("a burst of 500 concurrent requests", () => {
 describe("refusal before the upload is read", () => {
   it("with every slot held by a stalled upload, a new request gets 503 without sending its body", async () => {
     const image = images[0];
-    const { body, contentType } = multipart([{ name: "file", data: image.bytes, filename: "x.jpg", contentType: "image/jpeg" }]);
+    const heldUpload = multipart([{ name: "file", data: image.bytes, filename: "x.jpg", contentType: "image/jpeg" }]);
+    const { contentType } = heldUpload;
     // MAX_CONCURRENT uploads that send their headers and half their body, then wait.
-    const holders = Array.from({ length: MAX_CONCURRENT }, () => {
-      const req = http.request({
-        host: "127.0.0.1",
-        port: service.port,
-        method: "POST",
-        path: "/predict",
-        agent: false,
-        headers: { "Content-Type": contentType, "Content-Length": body.length },
-      });
-      const answer = new Promise<number>((resolve, reject) => {
-        req.on("response", (res) => {
-          res.resume();
-          res.on("end", () => resolve(res.statusCode ?? 0));
-        });
-        req.on("error", reject);
-      });
-      req.write(body.subarray(0, body.length >> 1));
-      return { req, answer };
-    });
+    const holders = Array.from({ length: MAX_CONCURRENT }, () => startHalfSentUpload(service.port, "/predict", heldUpload));
     await sleep(500);
     table.check("inflight_requests with every slot held", String(MAX_CONCURRENT), String(await metric("inflight_requests")));
 
@@ -221,8 +203,8 @@ describe("refusal before the upload is read", () => {
     table.check("request beyond the limit, body not sent", "503 overloaded, Retry-After", `${refused.status} ${errorCode(refused.json)}, ${refused.headers["retry-after"] === undefined ? "no Retry-After" : "Retry-After"}`);
     expect(refused.firstByteMs).toBeLessThan(2_000);
 
-    for (const holder of holders) holder.req.end(body.subarray(body.length >> 1));
-    const statuses = await Promise.all(holders.map((holder) => holder.answer));
+    for (const holder of holders) holder.finish();
+    const statuses = await Promise.all(holders.map((holder) => holder.answer.then((a) => a.status)));
     table.check("the held uploads, once finished", `${MAX_CONCURRENT} x 200`, statuses.every((s) => s === 200) ? `${MAX_CONCURRENT} x 200` : statuses.join(","));
   });
 });

@@ -292,3 +292,31 @@ export function writeChunk(socket: net.Socket, chunk: Buffer | string): Promise<
     socket.on("close", done);
   });
 }
+
+/** An upload whose headers and first half of the body are sent; `finish()` sends the rest. */
+export interface HalfSentUpload {
+  readonly finish: () => void;
+  readonly answer: Promise<{ status: number; connection?: string; text: string }>;
+}
+
+/** Starts a POST of `body` to `urlPath` that stalls halfway: it holds a request slot until finished. */
+export function startHalfSentUpload(port: number, urlPath: string, { body, contentType }: Multipart): HalfSentUpload {
+  const req = http.request({
+    host: LOOPBACK,
+    port,
+    method: "POST",
+    path: urlPath,
+    agent: false,
+    headers: { "Content-Type": contentType, "Content-Length": body.length },
+  });
+  const answer = new Promise<{ status: number; connection?: string; text: string }>((resolve, reject) => {
+    req.on("response", (res) => {
+      let text = "";
+      res.setEncoding("utf8").on("data", (d: string) => (text += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, text }));
+    });
+    req.on("error", reject);
+  });
+  req.write(body.subarray(0, body.length >> 1));
+  return { finish: () => req.end(body.subarray(body.length >> 1)), answer };
+}
