@@ -1,0 +1,187 @@
+/**
+ * The limit: onnxruntime-node's InferenceSession.run in-process on pre-decoded tensors, no HTTP and no JPEG
+ * decode, at several batch sizes, thread counts and graph optimization levels. The best images/s is the ceiling
+ * a server on this machine could approach with this model and runtime.
+ *
+ *   node build/bench/ortLimit.js [--seconds 1.5] [--quick] [--json out.json]
+ *
+ * Run by bench/run.ts as a separate process, so ONNX Runtime's thread pools and memory leave with it.
+ * Inputs are the golden fixture tensors (the training recipe's preprocessing of 100 CIFAR-10 test JPEGs).
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
+import * as ort from "onnxruntime-node";
+
+type GraphLevel = "disabled" | "basic" | "extended" | "all";
+
+export interface OrtConfig {
+  readonly batch: number;
+  readonly intraOpThreads: number;
+  readonly graphOptimizationLevel: GraphLevel;
+  /** Sessions running at once, each in its own worker thread (1 = the main thread only). */
+  readonly parallelSessions: number;
+  /** ONNX Runtime's intra-op workers busy-wait between operators unless this is false. @default true */
+  readonly spinning?: boolean;
+}
+
+export interface OrtMeasurement extends OrtConfig {
+  readonly imagesPerSecond: number;
+  /** Mean wall time of one run() call. */
+  readonly msPerRun: number;
+  readonly runs: number;
+}
+
+export interface OrtLimitReport {
+  readonly model: string;
+  readonly inputs: string;
+  readonly secondsPerConfig: number;
+  readonly measurements: readonly OrtMeasurement[];
+  readonly best: OrtMeasurement;
+}
+
+const PIXELS = 3 * 32 * 32;
+
+interface WorkerJob {
+  readonly modelPath: string;
+  readonly inputsPath: string;
+  readonly config: OrtConfig;
+  readonly seconds: number;
+}
+
+function readF32(path: string): Float32Array {
+  const buf = readFileSync(path);
+  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+}
+
+/** `batch` images tiled from the inputs, starting at a different image per tensor. */
+function batchTensors(inputs: Float32Array, batch: number, count: number): ort.Tensor[] {
+  const images = inputs.length / PIXELS;
+  const tensors: ort.Tensor[] = [];
+  for (let t = 0; t < count; t++) {
+    const data = new Float32Array(batch * PIXELS);
+    for (let i = 0; i < batch; i++) {
+      const src = (t * batch + i) % images;
+      data.set(inputs.subarray(src * PIXELS, (src + 1) * PIXELS), i * PIXELS);
+    }
+    tensors.push(new ort.Tensor("float32", data, [batch, 3, 32, 32]));
+  }
+  return tensors;
+}
+
+/** Runs one session for about `seconds` after a warm-up; returns runs and elapsed seconds. */
+async function measureSession(job: WorkerJob): Promise<{ runs: number; elapsed: number }> {
+  const { config } = job;
+  const session = await ort.InferenceSession.create(job.modelPath, {
+    intraOpNumThreads: config.intraOpThreads,
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    graphOptimizationLevel: config.graphOptimizationLevel,
+    // Flattened by the Node.js binding to the config key "session.intra_op.allow_spinning".
+    ...(config.spinning === false ? { extra: { session: { intra_op: { allow_spinning: "0" } } } } : {}),
+  });
+  const inputName = session.inputNames[0];
+  const tensors = batchTensors(readF32(job.inputsPath), config.batch, 4);
+  for (let i = 0; i < 3; i++) await session.run({ [inputName]: tensors[i % tensors.length] });
+  let runs = 0;
+  const start = process.hrtime.bigint();
+  const budget = BigInt(Math.round(job.seconds * 1e9));
+  while (process.hrtime.bigint() - start < budget) {
+    await session.run({ [inputName]: tensors[runs % tensors.length] });
+    runs++;
+  }
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  await session.release();
+  return { runs, elapsed };
+}
+
+async function measure(job: WorkerJob): Promise<OrtMeasurement> {
+  const { config } = job;
+  let runs: number;
+  let elapsed: number;
+  if (config.parallelSessions <= 1) {
+    ({ runs, elapsed } = await measureSession(job));
+  } else {
+    const results = await Promise.all(
+      Array.from({ length: config.parallelSessions }, () => {
+        return new Promise<{ runs: number; elapsed: number }>((done, fail) => {
+          const worker = new Worker(__filename, { workerData: job });
+          worker.once("message", done);
+          worker.once("error", fail);
+        });
+      }),
+    );
+    runs = results.reduce((s, r) => s + r.runs, 0);
+    elapsed = Math.max(...results.map((r) => r.elapsed));
+  }
+  return {
+    ...config,
+    imagesPerSecond: (runs * config.batch) / elapsed,
+    msPerRun: (elapsed * 1000 * config.parallelSessions) / runs,
+    runs,
+  };
+}
+
+function parseArgs(argv: readonly string[]): { seconds: number; quick: boolean; json?: string } {
+  const opts: { seconds: number; quick: boolean; json?: string } = { seconds: 1.5, quick: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--seconds") opts.seconds = Number(argv[++i]);
+    else if (arg === "--quick") opts.quick = true;
+    else if (arg === "--json") opts.json = argv[++i];
+    else throw new Error(`unknown option ${arg}`);
+  }
+  if (!(opts.seconds > 0)) throw new Error("--seconds must be positive");
+  return opts;
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const modelPath = resolve("models/pyramidnet.onnx");
+  const inputsPath = resolve("__tests__/fixtures/golden/inputs.f32");
+  const base = { modelPath, inputsPath, seconds: opts.seconds };
+  const measurements: OrtMeasurement[] = [];
+  const run = async (config: OrtConfig): Promise<OrtMeasurement> => {
+    const m = await measure({ ...base, config });
+    measurements.push(m);
+    console.error(
+      `ort: batch ${String(m.batch).padStart(3)} intra ${m.intraOpThreads} graph ${m.graphOptimizationLevel.padEnd(8)} ` +
+        `sessions ${m.parallelSessions}${m.spinning === false ? " no-spin" : ""}: ${m.imagesPerSecond.toFixed(0).padStart(5)} images/s, ${m.msPerRun.toFixed(2)} ms/run`,
+    );
+    return m;
+  };
+  const batches = opts.quick ? [1, 32] : [1, 4, 8, 16, 32, 64, 128];
+  const threadCounts = opts.quick ? [2] : [1, 2];
+  for (const intraOpThreads of threadCounts) {
+    for (const batch of batches) await run({ batch, intraOpThreads, graphOptimizationLevel: "all", parallelSessions: 1 });
+  }
+  const best = (): OrtMeasurement => measurements.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
+  if (!opts.quick) {
+    const { batch, intraOpThreads } = best();
+    for (const level of ["disabled", "basic", "extended"] as const) {
+      await run({ batch, intraOpThreads, graphOptimizationLevel: level, parallelSessions: 1 });
+    }
+    await run({ batch, intraOpThreads, graphOptimizationLevel: "all", parallelSessions: 1, spinning: false });
+    // Two single-threaded sessions side by side: whether one core per session beats one two-thread session.
+    await run({ batch, intraOpThreads: 1, graphOptimizationLevel: "all", parallelSessions: 2 });
+  }
+  const report: OrtLimitReport = {
+    model: modelPath,
+    inputs: inputsPath,
+    secondsPerConfig: opts.seconds,
+    measurements,
+    best: best(),
+  };
+  const text = JSON.stringify(report, null, 2);
+  if (opts.json) writeFileSync(opts.json, text + "\n");
+  else console.log(text);
+}
+
+if (isMainThread) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.stack : err);
+    process.exit(1);
+  });
+} else {
+  measureSession(workerData as WorkerJob).then((result) => parentPort!.postMessage(result));
+}
