@@ -4,7 +4,6 @@
  */
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { closeSync, openSync, readFileSync, readdirSync } from "node:fs";
-import { createServer } from "node:net";
 
 const live = new Set<ChildProcess>();
 const cleanups: (() => void)[] = [];
@@ -86,19 +85,6 @@ function installExitHandlers(): void {
       process.exit(130);
     });
   }
-}
-
-/** A free TCP port on the loopback interface. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** The pid and every descendant's pid, read from /proc (Linux only). */

@@ -5,7 +5,8 @@ import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { HTTP_CONTRACT } from "../service/config/schema";
-import { freePort, killTree, MemorySampler, spawnLogged, type MemoryPeak } from "./processes";
+import { freePort } from "../scripts/free-port";
+import { killTree, MemorySampler, spawnLogged, type MemoryPeak } from "./processes";
 
 export interface SystemSpec {
   /** Short id used in tables and JSON. */

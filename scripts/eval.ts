@@ -10,8 +10,8 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { basename, dirname, join, resolve } from "node:path";
+import { freePort } from "./free-port";
 import { readTarball } from "./tarball";
 
 interface Options {
@@ -54,18 +54,6 @@ function parseArgs(argv: string[]): Options {
   if (!opts.archive) throw new Error("usage: npm run eval -- <cifar10 test.tar.gz> [--url URL] [--concurrency N]");
   if (!(opts.concurrency >= 1)) throw new Error("--concurrency must be at least 1");
   return opts;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      srv.close(() => resolvePort(port));
-    });
-  });
 }
 
 async function waitReady(url: string, child: ChildProcess | undefined, timeoutMs: number): Promise<void> {
