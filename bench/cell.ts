@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import type { BenchImage, ImageSet } from "./images";
 import { runLoad, type LoadGenerator, type LoadResult } from "./load";
-import { machineBusySeconds, treeCpuSeconds, type MemoryPeak } from "./processes";
+import { machineBusySeconds, processCpuSeconds, processTree, type MemoryPeak } from "./processes";
 import { breakdown, scrapeMetrics, type StageBreakdown } from "./serverMetrics";
 import { startSystem, stopSystem, type RunContext, type SystemSpec } from "./systems";
 
@@ -29,6 +29,11 @@ export interface CellResult {
   readonly serverCpuSeconds: number;
   /** Server CPU milliseconds per successful request. */
   readonly cpuMsPerRequest: number;
+  /**
+   * Cores each process of the server's tree kept busy during the measured window, busiest first: shows whether
+   * a pre-fork server spread its connections over its workers (the peer's 2 uvicorn workers share one socket).
+   */
+  readonly processCores: readonly number[];
   /**
    * Cores kept busy during the measured window by anything but the server and the load generator (other jobs
    * on the machine, the bench itself): near 0 on a quiet machine; large values make the cell suspect.
@@ -81,11 +86,13 @@ export async function runCell(cell: CellSpec, ctx: RunContext, generator: LoadGe
     if (cell.warmupSeconds > 0) await runLoad(generator, { ...spec, durationSeconds: cell.warmupSeconds });
     const pid = server.child.pid!;
     const metricsBefore = cell.system.kind === "ours" ? await scrapeMetrics(server.url) : undefined;
-    const cpuBefore = treeCpuSeconds(pid);
+    const pids = processTree(pid);
+    const cpuBefore = pids.map(processCpuSeconds);
     const busyBefore = machineBusySeconds();
     const load = await runLoad(generator, { ...spec, durationSeconds: cell.durationSeconds });
-    const serverCpuSeconds = treeCpuSeconds(pid) - cpuBefore;
+    const perProcess = pids.map((p, i) => processCpuSeconds(p) - cpuBefore[i]);
     const busy = machineBusySeconds() - busyBefore;
+    const serverCpuSeconds = perProcess.reduce((a, b) => a + b, 0);
     const metricsAfter = metricsBefore ? await scrapeMetrics(server.url) : undefined;
     const ok = load.requestsPerSecond * load.durationSeconds;
     const memory = await stopSystem(server);
@@ -99,6 +106,7 @@ export async function runCell(cell: CellSpec, ctx: RunContext, generator: LoadGe
       memory,
       serverCpuSeconds,
       cpuMsPerRequest: ok > 0 ? (serverCpuSeconds * 1000) / ok : 0,
+      processCores: perProcess.map((s) => s / load.durationSeconds).sort((a, b) => b - a),
       backgroundCores: Math.max(0, busy - serverCpuSeconds - load.generatorCpuSeconds) / load.durationSeconds,
       ...(metricsBefore && metricsAfter ? { stages: breakdown(metricsBefore, metricsAfter) } : {}),
       ...(cell.collectPredictions ? { predictions } : {}),

@@ -1,7 +1,8 @@
 /**
  * The limit: onnxruntime-node's InferenceSession.run in-process on pre-decoded tensors, no HTTP and no JPEG
  * decode, at several batch sizes, thread counts and graph optimization levels. The best images/s is the ceiling
- * a server on this machine could approach with this model and runtime.
+ * a server on this machine could approach with this model and runtime. Each configuration runs twice (the second
+ * pass in reverse order) and keeps its faster figure.
  *
  *   node build/bench/ortLimit.js [--seconds 1.5] [--quick] [--json out.json]
  *
@@ -36,6 +37,8 @@ export interface OrtLimitReport {
   readonly model: string;
   readonly inputs: string;
   readonly secondsPerConfig: number;
+  /** Each configuration is measured this many times; the faster figure is kept. */
+  readonly passes: number;
   readonly measurements: readonly OrtMeasurement[];
   readonly best: OrtMeasurement;
 }
@@ -140,37 +143,44 @@ async function main(): Promise<void> {
   const modelPath = resolve("models/pyramidnet.onnx");
   const inputsPath = resolve("__tests__/fixtures/golden/inputs.f32");
   const base = { modelPath, inputsPath, seconds: opts.seconds };
-  const measurements: OrtMeasurement[] = [];
-  const run = async (config: OrtConfig): Promise<OrtMeasurement> => {
-    const m = await measure({ ...base, config });
-    measurements.push(m);
-    console.error(
-      `ort: batch ${String(m.batch).padStart(3)} intra ${m.intraOpThreads} graph ${m.graphOptimizationLevel.padEnd(8)} ` +
-        `sessions ${m.parallelSessions}${m.spinning === false ? " no-spin" : ""}: ${m.imagesPerSecond.toFixed(0).padStart(5)} images/s, ${m.msPerRun.toFixed(2)} ms/run`,
-    );
-    return m;
-  };
+  const sweep: OrtConfig[] = [];
   const batches = opts.quick ? [1, 32] : [1, 4, 8, 16, 32, 64, 128];
-  const threadCounts = opts.quick ? [2] : [1, 2];
-  for (const intraOpThreads of threadCounts) {
-    for (const batch of batches) await run({ batch, intraOpThreads, graphOptimizationLevel: "all", parallelSessions: 1 });
+  for (const intraOpThreads of opts.quick ? [2] : [1, 2]) {
+    for (const batch of batches) sweep.push({ batch, intraOpThreads, graphOptimizationLevel: "all", parallelSessions: 1 });
   }
-  const best = (): OrtMeasurement => measurements.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
   if (!opts.quick) {
-    const { batch, intraOpThreads } = best();
+    // At the service's defaults (batch up to 32, 2 intra-op threads): the other graph levels, and no spin-waiting.
     for (const level of ["disabled", "basic", "extended"] as const) {
-      await run({ batch, intraOpThreads, graphOptimizationLevel: level, parallelSessions: 1 });
+      sweep.push({ batch: 32, intraOpThreads: 2, graphOptimizationLevel: level, parallelSessions: 1 });
     }
-    await run({ batch, intraOpThreads, graphOptimizationLevel: "all", parallelSessions: 1, spinning: false });
+    sweep.push({ batch: 32, intraOpThreads: 2, graphOptimizationLevel: "all", parallelSessions: 1, spinning: false });
     // Two single-threaded sessions side by side: whether one core per session beats one two-thread session.
-    await run({ batch, intraOpThreads: 1, graphOptimizationLevel: "all", parallelSessions: 2 });
+    for (const batch of [8, 32]) sweep.push({ batch, intraOpThreads: 1, graphOptimizationLevel: "all", parallelSessions: 2 });
   }
+  // Two passes, the second in reverse order, keeping each configuration's faster pass: on a shared machine,
+  // noise only ever slows a run down, so the better of two is the closer estimate of what the runtime can do.
+  const passes = opts.quick ? 1 : 2;
+  const bestOf = new Map<OrtConfig, OrtMeasurement>();
+  for (let pass = 0; pass < passes; pass++) {
+    for (const config of pass % 2 === 0 ? sweep : [...sweep].reverse()) {
+      const m = await measure({ ...base, config });
+      const previous = bestOf.get(config);
+      if (previous === undefined || m.imagesPerSecond > previous.imagesPerSecond) bestOf.set(config, m);
+      console.error(
+        `ort: pass ${pass + 1} batch ${String(m.batch).padStart(3)} intra ${m.intraOpThreads} graph ${m.graphOptimizationLevel.padEnd(8)} ` +
+          `sessions ${m.parallelSessions}${m.spinning === false ? " no-spin" : ""}: ${m.imagesPerSecond.toFixed(0).padStart(5)} images/s, ${m.msPerRun.toFixed(2)} ms/run`,
+      );
+    }
+  }
+  const measurements = sweep.map((config) => bestOf.get(config)!);
+  const best = measurements.reduce((a, b) => (b.imagesPerSecond > a.imagesPerSecond ? b : a));
   const report: OrtLimitReport = {
     model: modelPath,
     inputs: inputsPath,
     secondsPerConfig: opts.seconds,
+    passes,
     measurements,
-    best: best(),
+    best,
   };
   const text = JSON.stringify(report, null, 2);
   if (opts.json) writeFileSync(opts.json, text + "\n");

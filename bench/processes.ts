@@ -180,22 +180,19 @@ export class MemorySampler {
   }
 }
 
-/** Total CPU time (user + system, seconds) of a process tree so far, from /proc/<pid>/stat. */
-export function treeCpuSeconds(rootPid: number): number {
+/** CPU time (user + system, seconds) of one process, all its threads, from /proc/<pid>/stat; 0 once gone. */
+export function processCpuSeconds(pid: number): number {
   const ticksPerSecond = 100; // USER_HZ, 100 on every mainstream Linux build
-  let ticks = 0;
-  for (const pid of processTree(rootPid)) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      // Fields after the command name (which may contain spaces) start after the last ')'.
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // gone
-    }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  } catch {
+    return 0;
   }
-  return ticks / ticksPerSecond;
 }
+
 
 /** CPU seconds all cores have spent busy since boot (user, nice, system, irq, softirq, steal), from /proc/stat. */
 export function machineBusySeconds(): number {

@@ -131,12 +131,13 @@ export function renderMarkdown(r: BenchResults): string {
           f0(cell.memory.peakRssMiB),
           f0(cell.startToReadyMs),
           f2(cell.cpuMsPerRequest),
+          cell.processCores.filter((c) => c >= 0.05).map(f2).join(" + ") || "0",
         ]);
       }
     }
     out.push(
       table(
-        ["c", "system", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "non-2xx", "peak RSS MiB", "start→ready ms", "server CPU ms/req"],
+        ["c", "system", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "non-2xx", "peak RSS MiB", "start→ready ms", "server CPU ms/req", "cores busy per process"],
         rows,
       ),
     );
@@ -184,9 +185,9 @@ export function renderMarkdown(r: BenchResults): string {
 
   out.push("", "## The limit: onnxruntime-node InferenceSession.run on pre-decoded tensors", "");
   out.push(
-    `${r.ortLimit.secondsPerConfig} s per configuration, in a separate process, no HTTP, no JPEG decode. ` +
+    `${r.ortLimit.secondsPerConfig} s per configuration, best of ${r.ortLimit.passes ?? 1} passes, in a separate process, no HTTP, no JPEG decode. ` +
       `Best: **${f0(r.ortLimit.best.imagesPerSecond)} images/s** (batch ${r.ortLimit.best.batch}, ${r.ortLimit.best.intraOpThreads} intra-op threads, ` +
-      `graph ${r.ortLimit.best.graphOptimizationLevel}, ${r.ortLimit.best.parallelSessions} session).`,
+      `graph ${r.ortLimit.best.graphOptimizationLevel}, ${r.ortLimit.best.parallelSessions} session${r.ortLimit.best.parallelSessions > 1 ? "s" : ""}).`,
   );
   out.push("");
   out.push(table(["batch", "intra-op threads", "graph optimization", "sessions", "spin-wait", "images/s", "ms/run"], r.ortLimit.measurements.map(ortRow)));

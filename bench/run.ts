@@ -289,7 +289,7 @@ async function main(): Promise<void> {
     }
 
     const cellCount = sets.length * opts.concurrencies.length * systems.length;
-    const estimate = cellCount * (opts.durationSeconds + opts.warmupSeconds + 3) + (opts.quick ? 5 : 40);
+    const estimate = cellCount * (opts.durationSeconds + opts.warmupSeconds + 3) + (opts.quick ? 5 : 90);
     console.error(`bench: ${cellCount} cells with ${opts.generator}, about ${Math.ceil(estimate / 60)} min; temporary files in ${workDir}`);
 
     console.error("bench: the ONNX Runtime limit (pre-decoded tensors, in-process)");
