@@ -1,6 +1,6 @@
 """Exports a training checkpoint: ONNX model, state_dict, model card, and the golden fixtures for jest.
 
-    /usr/bin/python3 models/train/export.py [--checkpoint models/train/work/checkpoint.pt]
+    /usr/bin/python3 models/train/export.py [--checkpoint models/train/work/stage2.pt]
 
 Writes
   models/pyramidnet.onnx, models/pyramidnet.pt, models/pyramidnet.json (the model card)
@@ -74,6 +74,18 @@ def write_f32(path: str, t: torch.Tensor) -> None:
     t.detach().numpy().astype("<f4").tofile(path)
 
 
+def describe_stage(cfg: dict, history: list, train_seconds: float) -> dict:
+    """One training run, as the card tells it: a later stage is a warm restart from the one before."""
+    return {
+        "epochs": cfg["epochs"],
+        "start": f"the weights after {cfg['init_from_epochs']} epochs" if cfg.get("init_from") else "random weights",
+        "schedule": f"one cycle: linear warm-up over {cfg['warmup']:.0%} of steps from {cfg['lr'] / 10:g} to "
+        f"{cfg['lr']:g}, then linear decay to 0",
+        "wallTimeSeconds": round(train_seconds),
+        "finalEpoch": history[-1] if history else None,
+    }
+
+
 def export_all(checkpoint: str, data_dir: str, cache_dir: str) -> dict:
     state = torch.load(checkpoint)
     cfg = state["config"]
@@ -111,6 +123,9 @@ def export_all(checkpoint: str, data_dir: str, cache_dir: str) -> dict:
     write_fixtures(data_dir, model, mean, std)
 
     history = state["history"]
+    stages = [
+        describe_stage(stage["config"], stage["history"], stage["train_seconds"]) for stage in state.get("stages", [])
+    ] + [describe_stage(cfg, history, state["train_seconds"])]
     card = {
         "name": MODEL_NAME,
         "version": MODEL_VERSION,
@@ -149,18 +164,17 @@ def export_all(checkpoint: str, data_dir: str, cache_dir: str) -> dict:
         },
         "training": {
             "data": "CIFAR-10 train.tar.gz: 50,000 JPEGs",
-            "epochs": cfg["epochs"],
+            "epochs": sum(stage["epochs"] for stage in stages),
             "batchSize": cfg["batch_size"],
             "optimizer": "SGD, momentum 0.9, Nesterov",
-            "schedule": f"one cycle: linear warm-up over {cfg['warmup']:.0%} of steps from {cfg['lr'] / 10:g} to "
-            f"{cfg['lr']:g}, then linear decay to 0",
             "weightDecay": cfg["weight_decay"],
             "labelSmoothing": cfg["label_smoothing"],
             "augmentation": "random 32x32 crop from 4-pixel zero padding, horizontal flip",
             "seed": cfg["seed"],
-            "wallTimeSeconds": round(state["train_seconds"]),
+            "wallTimeSeconds": sum(stage["wallTimeSeconds"] for stage in stages),
             "threads": 2,
             "framework": f"PyTorch {torch.__version__}",
+            "stages": stages,
             "finalEpoch": history[-1] if history else None,
             "exportedAt": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
@@ -220,7 +234,9 @@ def write_fixtures(data_dir: str, model, mean, std) -> None:
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", default=os.path.join(HERE, "work", "checkpoint.pt"))
+    from train import RECIPE, checkpoint_path
+
+    p.add_argument("--checkpoint", default=checkpoint_path(os.path.join(HERE, "work"), len(RECIPE)), help="the last stage's")
     p.add_argument("--data-dir", default=os.path.join(REPO, "..", "shared", "data", "cifar10"))
     args = p.parse_args()
     torch.set_num_threads(2)
