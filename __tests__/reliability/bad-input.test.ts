@@ -5,19 +5,14 @@
  */
 import net from "node:net";
 import sharp from "sharp";
-import type { ModelCard } from "../../service/model/card";
-import type { OnnxModel } from "../../service/model/onnxModel";
-import { CARD_PATH, loadModelCard, loadRealModel } from "../service/helpers";
 import {
   animatedGif,
   decompressionBomb,
-  fixtureJpegs,
   hostileSvg,
   hugeValidPng,
   testPicture,
   withBadCrc,
   withDamagedIdat,
-  type Fixture,
 } from "./support/images";
 import {
   isErrorEnvelope,
@@ -33,7 +28,7 @@ import {
   type RawResult,
   type Reply,
 } from "./support/http";
-import { MiB, startInProcess, type InProcessService } from "./support/service";
+import { MiB, startInProcess, useRealService, type InProcessService } from "./support/service";
 import { CaseTable } from "./support/table";
 
 jest.setTimeout(60_000);
@@ -41,22 +36,7 @@ jest.setTimeout(60_000);
 const table = new CaseTable("bad input");
 table.printAfterAll();
 
-let card: ModelCard;
-let model: OnnxModel;
-let service: InProcessService;
-let cat: Fixture;
-
-beforeAll(async () => {
-  card = await loadModelCard(CARD_PATH);
-  model = await loadRealModel(card);
-  service = await startInProcess(card, model);
-  cat = fixtureJpegs().find((fixture) => fixture.label === "cat")!;
-});
-
-afterAll(async () => {
-  await service?.close();
-  await model?.close();
-});
+const real = useRealService();
 
 const file = (data: Buffer | string, filename = "image.jpg", contentType = "image/jpeg"): Part => ({
   name: "file",
@@ -77,22 +57,22 @@ function checkError(name: string, expected: string, reply: Reply): void {
 function checkPrediction(name: string, reply: Reply, topK = 5): { label: string; index: number; confidence: number } {
   table.check(name, "200", outcome(reply));
   const body = reply.json as { prediction: { label: string; index: number; confidence: number }; top_k: unknown[] };
-  expect(card.labels).toContain(body.prediction.label);
+  expect(real.card.labels).toContain(body.prediction.label);
   expect(body.prediction.confidence).toBeGreaterThan(0);
   expect(body.prediction.confidence).toBeLessThanOrEqual(1);
   expect(body.top_k).toHaveLength(topK);
   return body.prediction;
 }
 
-const predict = (parts: readonly Part[], query = "") => upload(service.port, `/predict${query}`, parts);
+const predict = (parts: readonly Part[], query = "") => upload(real.service.port, `/predict${query}`, parts);
 
 describe("malformed requests (400)", () => {
   it("empty body, no content type", async () => {
-    checkError("empty body", "400 expected_multipart", await send(service.port, { method: "POST", path: "/predict", headers: { "Content-Length": 0 } }));
+    checkError("empty body", "400 expected_multipart", await send(real.service.port, { method: "POST", path: "/predict", headers: { "Content-Length": 0 } }));
   });
 
   it("empty multipart body", async () => {
-    const reply = await send(service.port, {
+    const reply = await send(real.service.port, {
       method: "POST",
       path: "/predict",
       headers: { "Content-Type": "multipart/form-data; boundary=x", "Content-Length": 0 },
@@ -101,25 +81,25 @@ describe("malformed requests (400)", () => {
   });
 
   it("wrong content type: JSON, and the raw image bytes", async () => {
-    const json = JSON.stringify({ file: cat.bytes.toString("base64") });
+    const json = JSON.stringify({ file: real.cat.bytes.toString("base64") });
     checkError(
       "wrong content type (application/json)",
       "400 expected_multipart",
-      await send(service.port, { method: "POST", path: "/predict", body: json, headers: { "Content-Type": "application/json" } }),
+      await send(real.service.port, { method: "POST", path: "/predict", body: json, headers: { "Content-Type": "application/json" } }),
     );
     checkError(
       "wrong content type (image/jpeg body)",
       "400 expected_multipart",
-      await send(service.port, { method: "POST", path: "/predict", body: cat.bytes, headers: { "Content-Type": "image/jpeg" } }),
+      await send(real.service.port, { method: "POST", path: "/predict", body: real.cat.bytes, headers: { "Content-Type": "image/jpeg" } }),
     );
   });
 
   it("multipart without a boundary parameter", async () => {
-    const { body } = multipart([file(cat.bytes)]);
+    const { body } = multipart([file(real.cat.bytes)]);
     checkError(
       "multipart without boundary",
       "400 malformed_multipart",
-      await send(service.port, { method: "POST", path: "/predict", body, headers: { "Content-Type": "multipart/form-data" } }),
+      await send(real.service.port, { method: "POST", path: "/predict", body, headers: { "Content-Type": "multipart/form-data" } }),
     );
   });
 
@@ -128,16 +108,16 @@ describe("malformed requests (400)", () => {
   });
 
   it("the image in another field", async () => {
-    checkError("file in field `image`", "400 unexpected_file", await predict([{ ...file(cat.bytes), name: "image" }]));
+    checkError("file in field `image`", "400 unexpected_file", await predict([{ ...file(real.cat.bytes), name: "image" }]));
   });
 
   it("two files on /predict", async () => {
-    checkError("two files on /predict", "400 unexpected_file", await predict([file(cat.bytes, "a.jpg"), file(cat.bytes, "b.jpg")]));
+    checkError("two files on /predict", "400 unexpected_file", await predict([file(real.cat.bytes, "a.jpg"), file(real.cat.bytes, "b.jpg")]));
   });
 
   it("more files than the batch maximum", async () => {
-    const parts = Array.from({ length: service.config.maxBatchFiles + 1 }, (_, i) => ({ ...file(cat.bytes, `${i}.jpg`), name: "files" }));
-    checkError(`${parts.length} files on /predict/batch (max ${service.config.maxBatchFiles})`, "400 unexpected_file", await upload(service.port, "/predict/batch", parts));
+    const parts = Array.from({ length: real.service.config.maxBatchFiles + 1 }, (_, i) => ({ ...file(real.cat.bytes, `${i}.jpg`), name: "files" }));
+    checkError(`${parts.length} files on /predict/batch (max ${real.service.config.maxBatchFiles})`, "400 unexpected_file", await upload(real.service.port, "/predict/batch", parts));
   });
 
   it("a multipart body cut off before its closing boundary", async () => {
@@ -146,7 +126,7 @@ describe("malformed requests (400)", () => {
     checkError(
       "multipart cut before closing boundary",
       "400 malformed_multipart",
-      await send(service.port, {
+      await send(real.service.port, {
         method: "POST",
         path: "/predict",
         body,
@@ -168,11 +148,11 @@ describe("top_k", () => {
     ["99999999999999999999", "400 invalid_top_k"],
     ["1&top_k=2", "400 invalid_top_k"],
   ])("top_k=%s", async (value, expected) => {
-    checkError(`top_k=${value}`, expected, await predict([file(cat.bytes)], `?top_k=${value}`));
+    checkError(`top_k=${value}`, expected, await predict([file(real.cat.bytes)], `?top_k=${value}`));
   });
 
   it.each([1, 10])("top_k=%i returns that many classes", async (k) => {
-    checkPrediction(`top_k=${k}`, await predict([file(cat.bytes)], `?top_k=${k}`), k);
+    checkPrediction(`top_k=${k}`, await predict([file(real.cat.bytes)], `?top_k=${k}`), k);
   });
 });
 
@@ -183,13 +163,13 @@ describe("not an image (415)", () => {
   });
 
   it("a JPEG cut at 60%", async () => {
-    const truncated = cat.bytes.subarray(0, Math.floor(cat.bytes.length * 0.6));
+    const truncated = real.cat.bytes.subarray(0, Math.floor(real.cat.bytes.length * 0.6));
     checkError("truncated JPEG (60%)", "415 unsupported_image", await predict([file(truncated)]));
   });
 
   it("a JPEG cut right after its header", async () => {
-    const sos = cat.bytes.indexOf(Buffer.from([0xff, 0xda]));
-    checkError("JPEG with header only", "415 unsupported_image", await predict([file(cat.bytes.subarray(0, sos + 2))]));
+    const sos = real.cat.bytes.indexOf(Buffer.from([0xff, 0xda]));
+    checkError("JPEG with header only", "415 unsupported_image", await predict([file(real.cat.bytes.subarray(0, sos + 2))]));
   });
 
   it("a PNG whose compressed pixels are damaged (bad CRC and bad data)", async () => {
@@ -229,7 +209,7 @@ describe("images refused for their size (422)", () => {
 
   it("huge dimensions under the byte limit: a complete 10,000 x 10,000 PNG of 12 KB", async () => {
     const huge = hugeValidPng(10_000, 10_000);
-    expect(huge.length).toBeLessThan(service.config.maxRequestSize);
+    expect(huge.length).toBeLessThan(real.service.config.maxRequestSize);
     checkError(`valid 10000x10000 PNG (${Math.round(huge.length / 1024)} KiB)`, "422 image_too_large", await predict([file(huge, "huge.png", "image/png")]));
   });
 
@@ -299,28 +279,28 @@ describe("filenames", () => {
   ];
 
   it.each(names)("%s is accepted and echoed", async (name, part, echoed) => {
-    const reply = await upload(service.port, "/predict/batch", [{ ...part, data: cat.bytes, contentType: "image/jpeg" }]);
+    const reply = await upload(real.service.port, "/predict/batch", [{ ...part, data: real.cat.bytes, contentType: "image/jpeg" }]);
     table.check(name, "200", outcome(reply));
     const results = (reply.json as { results: { filename: string; prediction?: unknown }[] }).results;
     expect(results).toHaveLength(1);
     expect(results[0].filename).toBe(echoed);
     expect(results[0].prediction).toBeDefined();
-    checkPrediction(`${name} on /predict`, await predict([{ ...part, name: "file", data: cat.bytes }]));
+    checkPrediction(`${name} on /predict`, await predict([{ ...part, name: "file", data: real.cat.bytes }]));
   });
 
   it("a 100,000-char filename is refused as malformed, not crashed on", async () => {
-    const reply = await predict([file(cat.bytes, `${"b".repeat(100_000)}.jpg`)]);
+    const reply = await predict([file(real.cat.bytes, `${"b".repeat(100_000)}.jpg`)]);
     checkError("100,000-char filename", "400 malformed_multipart", reply);
   });
 });
 
 describe("batch with one hostile image among good ones", () => {
   it("answers 200 with a per-file error for the bomb only", async () => {
-    const reply = await upload(service.port, "/predict/batch", [
-      { name: "files", data: cat.bytes, filename: "good-1.jpg", contentType: "image/jpeg" },
+    const reply = await upload(real.service.port, "/predict/batch", [
+      { name: "files", data: real.cat.bytes, filename: "good-1.jpg", contentType: "image/jpeg" },
       { name: "files", data: decompressionBomb(), filename: "bomb.png", contentType: "image/png" },
       { name: "files", data: Buffer.from("not an image"), filename: "text.jpg", contentType: "image/jpeg" },
-      { name: "files", data: cat.bytes, filename: "good-2.jpg", contentType: "image/jpeg" },
+      { name: "files", data: real.cat.bytes, filename: "good-2.jpg", contentType: "image/jpeg" },
     ]);
     const results = (reply.json as { results: { filename: string; error?: { code: string }; prediction?: unknown }[] }).results;
     const summary = results.map((r) => r.error?.code ?? "ok").join(",");
@@ -343,8 +323,8 @@ describe("bodies over the byte limit (413), over a real socket", () => {
   }
 
   it("declared by Content-Length: refused before the body is read", async () => {
-    const limit = service.config.maxRequestSize;
-    const result = await rawExchange(service.port, {
+    const limit = real.service.config.maxRequestSize;
+    const result = await rawExchange(real.service.port, {
       timeoutMs: 10_000,
       drive: (socket) => {
         // Declares 64 MiB and sends 1 KiB of it, then waits: the answer must not wait for the rest.
@@ -356,10 +336,10 @@ describe("bodies over the byte limit (413), over a real socket", () => {
   });
 
   it("chunked: refused while streaming, the rest never read", async () => {
-    const limit = service.config.maxRequestSize;
+    const limit = real.service.config.maxRequestSize;
     const chunk = Buffer.alloc(64 * 1024, 0x61);
     const frame = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from("\r\n")]);
-    const result = await rawExchange(service.port, {
+    const result = await rawExchange(real.service.port, {
       timeoutMs: 20_000,
       drive: async (socket, closed) => {
         const head = Buffer.from(partHead);
@@ -376,10 +356,10 @@ describe("bodies over the byte limit (413), over a real socket", () => {
   });
 
   it("chunked, from a client that never stops sending: still answered, then cut off", async () => {
-    const limit = service.config.maxRequestSize;
+    const limit = real.service.config.maxRequestSize;
     const chunk = Buffer.alloc(64 * 1024, 0x62);
     const frame = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from("\r\n")]);
-    const result = await rawExchange(service.port, {
+    const result = await rawExchange(real.service.port, {
       timeoutMs: 20_000,
       drive: async (socket, closed) => {
         const head = Buffer.from(partHead);
@@ -399,7 +379,7 @@ describe("Open Inference Protocol v2 bodies (JSON, errors as {\"error\": \"...\"
     inputs: [{ name: "input", datatype: "FP32", shape: [1, 3, 32, 32], data: Array<number>(3 * 32 * 32).fill(0.1), ...extra }],
   });
   const post = (body: string) =>
-    send(service.port, { method: "POST", path: infer, body, headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) } });
+    send(real.service.port, { method: "POST", path: infer, body, headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) } });
   const v2Outcome = (reply: Reply) =>
     `${reply.status}${typeof (reply.json as { error?: unknown } | undefined)?.error === "string" ? " {error}" : ""}`;
 
@@ -422,7 +402,7 @@ describe("Open Inference Protocol v2 bodies (JSON, errors as {\"error\": \"...\"
     const chunk = Buffer.alloc(64 * 1024, 0x30);
     const frame = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from("\r\n")]);
     const head = '{"inputs":[{"name":"input","datatype":"FP32","shape":[1,3,32,32],"data":[';
-    const result = await rawExchange(service.port, {
+    const result = await rawExchange(real.service.port, {
       timeoutMs: 20_000,
       drive: async (socket, closed) => {
         await writeChunk(
@@ -435,7 +415,7 @@ describe("Open Inference Protocol v2 bodies (JSON, errors as {\"error\": \"...\"
     });
     const shaped = typeof (result.json as { error?: unknown } | undefined)?.error === "string";
     table.check("v2 chunked JSON 256 MiB offered (limit 10 MiB)", "413 {error}, closed", `${result.status ?? "no answer"}${shaped ? " {error}" : ""}, ${result.closedByServer ? "closed" : "left open"}`);
-    expect(result.bytesWritten).toBeLessThan(service.config.maxRequestSize + 16 * MiB);
+    expect(result.bytesWritten).toBeLessThan(real.service.config.maxRequestSize + 16 * MiB);
     expect(result.ms).toBeLessThan(5_000);
   });
 });
@@ -443,7 +423,7 @@ describe("Open Inference Protocol v2 bodies (JSON, errors as {\"error\": \"...\"
 describe("slow clients (408), over a real socket", () => {
   let slow: InProcessService;
   beforeAll(async () => {
-    slow = await startInProcess(card, model, { CLASSIFIER_HEADERS_TIMEOUT_MS: "1000", CLASSIFIER_REQUEST_TIMEOUT_MS: "2000" });
+    slow = await startInProcess(real.card, real.model, { CLASSIFIER_HEADERS_TIMEOUT_MS: "1000", CLASSIFIER_REQUEST_TIMEOUT_MS: "2000" });
   });
   afterAll(async () => {
     await slow?.close();
@@ -482,7 +462,7 @@ describe("slow clients (408), over a real socket", () => {
   });
 
   it("body stalled halfway", async () => {
-    const { body, contentType } = multipart([file(cat.bytes)]);
+    const { body, contentType } = multipart([file(real.cat.bytes)]);
     const result = await rawExchange(slow.port, {
       timeoutMs: 8_000,
       drive: (socket) => {
@@ -494,7 +474,7 @@ describe("slow clients (408), over a real socket", () => {
   });
 
   it("body dripped slowly but steadily", async () => {
-    const { body, contentType } = multipart([file(cat.bytes)]);
+    const { body, contentType } = multipart([file(real.cat.bytes)]);
     const result = await rawExchange(slow.port, {
       timeoutMs: 8_000,
       drive: async (socket, closed) => {
@@ -509,7 +489,7 @@ describe("slow clients (408), over a real socket", () => {
   });
 
   it("the server still answers at once afterwards", async () => {
-    const reply = await upload(slow.port, "/predict", [file(cat.bytes)]);
+    const reply = await upload(slow.port, "/predict", [file(real.cat.bytes)]);
     checkPrediction("prediction after the slow clients", reply);
   });
 });
@@ -523,20 +503,20 @@ describe("malformed HTTP, over a real socket", () => {
     ["HTTP/1.1 without Host", "GET /health/live HTTP/1.1\r\n\r\n", "400 missing_host"],
     ["Expect other than 100-continue", "POST /predict HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 0\r\n\r\n", "417 expectation_failed"],
   ])("%s", async (name, request, expected) => {
-    const result = await rawExchange(service.port, { timeoutMs: 5_000, drive: (socket) => void socket.write(request, "latin1") });
+    const result = await rawExchange(real.service.port, { timeoutMs: 5_000, drive: (socket) => void socket.write(request, "latin1") });
     table.check(name, `${expected}, closed`, `${outcome({ status: result.status ?? 0, json: result.json })}, ${result.closedByServer ? "closed" : "left open"}`);
     expect(isErrorEnvelope(result.json)).toBe(true);
   });
 
   it("unknown route and wrong method", async () => {
-    checkError("GET /nope", "404 not_found", await send(service.port, { path: "/nope" }));
-    checkError("GET /predict", "405 method_not_allowed", await send(service.port, { path: "/predict" }));
+    checkError("GET /nope", "404 not_found", await send(real.service.port, { path: "/nope" }));
+    checkError("GET /predict", "405 method_not_allowed", await send(real.service.port, { path: "/predict" }));
   });
 });
 
 describe("afterwards", () => {
   it("the service is still ready and no answer leaked a stack trace or an internal path", async () => {
-    table.check("ready after every bad input", "200", String((await send(service.port, { path: "/health/ready" })).status));
+    table.check("ready after every bad input", "200", String((await send(real.service.port, { path: "/health/ready" })).status));
     table.check(`answers scanned for stack traces/paths (${leakScan.scanned})`, "0 leaks", `${leakScan.leaks.length} leaks`);
     expect(leakScan.leaks).toEqual([]);
     expect(leakScan.scanned).toBeGreaterThan(50);

@@ -5,12 +5,16 @@
  */
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import type { ModelCard } from "../../service/model/card";
-import type { InferenceModel, OnnxModel } from "../../service/model/onnxModel";
-import { CARD_PATH, loadModelCard, loadRealModel } from "../service/helpers";
-import { fixtureJpegs, type Fixture } from "./support/images";
+import type { InferenceModel } from "../../service/model/onnxModel";
 import { isErrorEnvelope, leakScan, outcome, rawExchange, send, sleep, upload, type Part, type Reply } from "./support/http";
-import { REPO, killChildren, spawnReadyService, startInProcess, type InProcessService } from "./support/service";
+import {
+  REPO,
+  killChildren,
+  spawnReadyService,
+  startInProcess,
+  useRealService,
+  type InProcessService,
+} from "./support/service";
 import { CaseTable } from "./support/table";
 
 jest.setTimeout(90_000);
@@ -18,25 +22,11 @@ jest.setTimeout(90_000);
 const table = new CaseTable("security");
 table.printAfterAll();
 
-let card: ModelCard;
-let model: OnnxModel;
-let service: InProcessService;
-let cat: Fixture;
+const real = useRealService();
 
-beforeAll(async () => {
-  card = await loadModelCard(CARD_PATH);
-  model = await loadRealModel(card);
-  service = await startInProcess(card, model);
-  cat = fixtureJpegs().find((fixture) => fixture.label === "cat")!;
-});
+afterAll(() => killChildren());
 
-afterAll(async () => {
-  killChildren();
-  await service?.close();
-  await model?.close();
-});
-
-const image = (name = "file", filename = "cat.jpg"): Part => ({ name, data: cat.bytes, filename, contentType: "image/jpeg" });
+const image = (name = "file", filename = "cat.jpg"): Part => ({ name, data: real.cat.bytes, filename, contentType: "image/jpeg" });
 
 describe("security headers (helmet)", () => {
   const expected: Record<string, RegExp> = {
@@ -52,12 +42,12 @@ describe("security headers (helmet)", () => {
   };
 
   it.each([
-    ["a 200 prediction", () => upload(service.port, "/predict", [image()])],
-    ["a 400 error", () => upload(service.port, "/predict?top_k=0", [image()])],
-    ["a 404 error", () => send(service.port, { path: "/nope" })],
-    ["the readiness probe", () => send(service.port, { path: "/health/ready" })],
-    ["/metrics", () => send(service.port, { path: "/metrics" })],
-    ["/docs", () => send(service.port, { path: "/docs" })],
+    ["a 200 prediction", () => upload(real.service.port, "/predict", [image()])],
+    ["a 400 error", () => upload(real.service.port, "/predict?top_k=0", [image()])],
+    ["a 404 error", () => send(real.service.port, { path: "/nope" })],
+    ["the readiness probe", () => send(real.service.port, { path: "/health/ready" })],
+    ["/metrics", () => send(real.service.port, { path: "/metrics" })],
+    ["/docs", () => send(real.service.port, { path: "/docs" })],
   ] as [string, () => Promise<Reply>][])("on %s", async (name, call) => {
     const reply = await call();
     const missing = Object.entries(expected)
@@ -72,8 +62,8 @@ describe("CORS from CLASSIFIER_CORS_ORIGINS", () => {
   let open: InProcessService;
   let wildcard: InProcessService;
   beforeAll(async () => {
-    open = await startInProcess(card, model, { CLASSIFIER_CORS_ORIGINS: "https://app.example.com,https://admin.example.com" });
-    wildcard = await startInProcess(card, model, { CLASSIFIER_CORS_ORIGINS: "*" });
+    open = await startInProcess(real.card, real.model, { CLASSIFIER_CORS_ORIGINS: "https://app.example.com,https://admin.example.com" });
+    wildcard = await startInProcess(real.card, real.model, { CLASSIFIER_CORS_ORIGINS: "*" });
   });
   afterAll(async () => {
     await open?.close();
@@ -102,7 +92,7 @@ describe("CORS from CLASSIFIER_CORS_ORIGINS", () => {
       `${ok.status}, ${String(ok.headers["access-control-allow-methods"]).includes("POST") ? "POST allowed" : "POST not allowed"}, max-age ${ok.headers["access-control-max-age"]}`,
     );
     table.check("preflight, other origin", "none", acao(await preflight(open.port, "https://evil.example.com")));
-    table.check("preflight, CORS not configured (default)", "none", acao(await preflight(service.port, "https://app.example.com")));
+    table.check("preflight, CORS not configured (default)", "none", acao(await preflight(real.service.port, "https://app.example.com")));
     table.check('CLASSIFIER_CORS_ORIGINS="*"', "*", acao(await send(wildcard.port, { path: "/health/live", headers: { Origin: "https://any.example.org" } })));
   });
 });
@@ -110,7 +100,7 @@ describe("CORS from CLASSIFIER_CORS_ORIGINS", () => {
 describe("per-client rate limit (CLASSIFIER_RATE_LIMIT_PER_MINUTE)", () => {
   let limited: InProcessService;
   beforeAll(async () => {
-    limited = await startInProcess(card, model, { CLASSIFIER_RATE_LIMIT_PER_MINUTE: "3" });
+    limited = await startInProcess(real.card, real.model, { CLASSIFIER_RATE_LIMIT_PER_MINUTE: "3" });
   });
   afterAll(async () => {
     await limited?.close();
@@ -135,7 +125,7 @@ describe("per-client rate limit (CLASSIFIER_RATE_LIMIT_PER_MINUTE)", () => {
   });
 
   it("is off by default: 40 requests in a burst, none limited", async () => {
-    const replies = await Promise.all(Array.from({ length: 40 }, () => upload(service.port, "/predict?top_k=0", [image()])));
+    const replies = await Promise.all(Array.from({ length: 40 }, () => upload(real.service.port, "/predict?top_k=0", [image()])));
     table.check("40 requests, CLASSIFIER_RATE_LIMIT_PER_MINUTE=0", "no 429", replies.some((r) => r.status === 429) ? "429 seen" : "no 429");
   });
 });
@@ -144,12 +134,12 @@ describe("request ids", () => {
   const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
   it("generates a unique UUID for each request", async () => {
-    const ids = await Promise.all(Array.from({ length: 50 }, () => send(service.port, { path: "/health/live" }).then((r) => String(r.headers["x-request-id"]))));
+    const ids = await Promise.all(Array.from({ length: 50 }, () => send(real.service.port, { path: "/health/live" }).then((r) => String(r.headers["x-request-id"]))));
     table.check("50 generated ids", "50 unique UUIDv4", `${new Set(ids).size} unique ${ids.every((id) => UUID.test(id)) ? "UUIDv4" : "non-UUID"}`);
   });
 
   it("echoes a sane id, replaces anything else", async () => {
-    const echoed = async (id: string) => String((await send(service.port, { path: "/health/live", headers: { "X-Request-Id": id } })).headers["x-request-id"]);
+    const echoed = async (id: string) => String((await send(real.service.port, { path: "/health/live", headers: { "X-Request-Id": id } })).headers["x-request-id"]);
     const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     table.check("sane id (trace-42.abc)", "echoed", (await echoed("trace-42.abc")) === "trace-42.abc" ? "echoed" : "replaced");
     table.check("W3C traceparent as id", "echoed", (await echoed(traceparent)) === traceparent ? "echoed" : "replaced");
@@ -163,7 +153,7 @@ describe("request ids", () => {
       table.check(`id ${name}`, "replaced by a UUID", UUID.test(got) ? "replaced by a UUID" : `kept: ${got}`);
     }
     // Bytes node:http will not send: latin-1 and UTF-8 in the header value.
-    const raw = await rawExchange(service.port, {
+    const raw = await rawExchange(real.service.port, {
       timeoutMs: 5_000,
       untilAnswered: true,
       drive: (socket) => void socket.write(Buffer.from("GET /health/live HTTP/1.1\r\nHost: x\r\nX-Request-Id: caf\xe9\u2028x\r\n\r\n", "latin1")),
@@ -172,17 +162,17 @@ describe("request ids", () => {
   });
 
   it("is on every error, including the ones Node's parser and timers raise", async () => {
-    const draining = await startInProcess(card, model);
+    const draining = await startInProcess(real.card, real.model);
     draining.lifecycle.startDraining();
     const errors: [string, Promise<{ status?: number; id?: string }>][] = [
-      ["400 invalid_top_k", upload(service.port, "/predict?top_k=x", [image()]).then((r) => ({ status: r.status, id: r.headers["x-request-id"] as string }))],
-      ["404", send(service.port, { path: "/nope" }).then((r) => ({ status: r.status, id: r.headers["x-request-id"] as string }))],
-      ["405", send(service.port, { path: "/predict" }).then((r) => ({ status: r.status, id: r.headers["x-request-id"] as string }))],
-      ["415", upload(service.port, "/predict", [{ ...image(), data: "text" }]).then((r) => ({ status: r.status, id: r.headers["x-request-id"] as string }))],
+      ["400 invalid_top_k", upload(real.service.port, "/predict?top_k=x", [image()]).then((r) => ({ status: r.status, id: r.headers["x-request-id"] as string }))],
+      ["404", send(real.service.port, { path: "/nope" }).then((r) => ({ status: r.status, id: r.headers["x-request-id"] as string }))],
+      ["405", send(real.service.port, { path: "/predict" }).then((r) => ({ status: r.status, id: r.headers["x-request-id"] as string }))],
+      ["415", upload(real.service.port, "/predict", [{ ...image(), data: "text" }]).then((r) => ({ status: r.status, id: r.headers["x-request-id"] as string }))],
       ["503 draining", upload(draining.port, "/predict", [image()]).then((r) => ({ status: r.status, id: r.headers["x-request-id"] as string }))],
       [
         "400 from the HTTP parser",
-        rawExchange(service.port, { timeoutMs: 5_000, drive: (s) => void s.write("BAD\r\n\r\n") }).then((r) => ({ status: r.status, id: r.headers["x-request-id"] })),
+        rawExchange(real.service.port, { timeoutMs: 5_000, drive: (s) => void s.write("BAD\r\n\r\n") }).then((r) => ({ status: r.status, id: r.headers["x-request-id"] })),
       ],
     ];
     for (const [name, pending] of errors) {
@@ -203,16 +193,16 @@ describe("no stack traces or internal paths in answers", () => {
       },
       close: async () => undefined,
     };
-    const faulty = await startInProcess(card, leaky);
+    const faulty = await startInProcess(real.card, leaky);
     try {
       const provocations: [string, Promise<Reply>][] = [
         ["500 with a stack in the cause", upload(faulty.port, "/predict", [image()])],
         ["500 in a batch", upload(faulty.port, "/predict/batch", [image("files")])],
-        ["malformed multipart (parser message)", send(service.port, { method: "POST", path: "/predict", body: "--x\r\nbroken", headers: { "Content-Type": "multipart/form-data; boundary=x" } })],
-        ["JSON body", send(service.port, { method: "POST", path: "/predict", body: '{"__proto__":{"x":1}}', headers: { "Content-Type": "application/json" } })],
-        ["bad percent-encoding", send(service.port, { path: "/predict/%E0%A4%A" })],
-        ["path naming internals", send(service.port, { path: "/node_modules/express/package.json" })],
-        ["a 2 KB query string", send(service.port, { method: "POST", path: `/predict?top_k=${"9".repeat(2048)}` })],
+        ["malformed multipart (parser message)", send(real.service.port, { method: "POST", path: "/predict", body: "--x\r\nbroken", headers: { "Content-Type": "multipart/form-data; boundary=x" } })],
+        ["JSON body", send(real.service.port, { method: "POST", path: "/predict", body: '{"__proto__":{"x":1}}', headers: { "Content-Type": "application/json" } })],
+        ["bad percent-encoding", send(real.service.port, { path: "/predict/%E0%A4%A" })],
+        ["path naming internals", send(real.service.port, { path: "/node_modules/express/package.json" })],
+        ["a 2 KB query string", send(real.service.port, { method: "POST", path: `/predict?top_k=${"9".repeat(2048)}` })],
       ];
       for (const [name, pending] of provocations) {
         const reply = await pending;
@@ -237,8 +227,8 @@ describe("log lines cannot be forged (the compiled service's stdout)", () => {
     };
     const batch = await sent(
       upload(child.port, "/predict/batch", [
-        { name: "files", data: cat.bytes, filenameStar: `cat${forged}.jpg`, contentType: "image/jpeg" },
-        { name: "files", data: cat.bytes, filename: `dog\u2028{"msg":"forged ${marker}"}.jpg`, contentType: "image/jpeg" },
+        { name: "files", data: real.cat.bytes, filenameStar: `cat${forged}.jpg`, contentType: "image/jpeg" },
+        { name: "files", data: real.cat.bytes, filename: `dog\u2028{"msg":"forged ${marker}"}.jpg`, contentType: "image/jpeg" },
       ], { headers: { "X-Request-Id": "log-forging-1" } }),
     );
     const filenames = (batch.json as { results: { filename: string }[] }).results.map((r) => r.filename);

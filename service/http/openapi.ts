@@ -75,21 +75,11 @@ export function buildOpenApiDocument(
           summary: "Classify one image",
           operationId: "predict",
           parameters: [topK],
-          requestBody: {
-            required: true,
-            content: {
-              "multipart/form-data": {
-                schema: {
-                  type: "object",
-                  required: ["file"],
-                  properties: {
-                    file: { type: "string", format: "binary", description: "JPEG, PNG, WebP, GIF (first frame), TIFF or AVIF." },
-                  },
-                },
-                encoding: { file: { contentType: "image/*" } },
-              },
-            },
-          },
+          requestBody: multipartUpload("file", {
+            type: "string",
+            format: "binary",
+            description: "JPEG, PNG, WebP, GIF (first frame), TIFF or AVIF.",
+          }),
           responses: {
             "200": { description: "The prediction.", headers: requestIdHeader(), content: { "application/json": { schema: schema("PredictResponse") } } },
             ...predictionErrors,
@@ -107,25 +97,12 @@ export function buildOpenApiDocument(
             "the others are still classified.",
           operationId: "predictBatch",
           parameters: [topK],
-          requestBody: {
-            required: true,
-            content: {
-              "multipart/form-data": {
-                schema: {
-                  type: "object",
-                  required: ["files"],
-                  properties: {
-                    files: {
-                      type: "array",
-                      minItems: 1,
-                      maxItems: config.maxBatchFiles,
-                      items: { type: "string", format: "binary" },
-                    },
-                  },
-                },
-              },
-            },
-          },
+          requestBody: multipartUpload("files", {
+            type: "array",
+            minItems: 1,
+            maxItems: config.maxBatchFiles,
+            items: { type: "string", format: "binary", description: "JPEG, PNG, WebP, GIF (first frame), TIFF or AVIF." },
+          }),
           responses: {
             "200": { description: "One result per file.", headers: requestIdHeader(), content: { "application/json": { schema: schema("BatchResponse") } } },
             ...predictionErrors,
@@ -292,6 +269,19 @@ export function buildOpenApiDocument(
           content: { "application/json": { schema: schema("Health") } },
         },
         Timeout: errorResponse(`The prediction did not finish within ${config.predictionTimeoutMs} ms.`),
+      },
+    },
+  };
+}
+
+/** A required multipart/form-data body with one image field (a single file, or an array of files). */
+function multipartUpload(field: string, fieldSchema: Record<string, Json>): Record<string, Json> {
+  return {
+    required: true,
+    content: {
+      "multipart/form-data": {
+        schema: { type: "object", required: [field], properties: { [field]: fieldSchema } },
+        encoding: { [field]: { contentType: "image/*" } },
       },
     },
   };

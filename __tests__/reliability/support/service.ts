@@ -13,9 +13,11 @@ import path from "node:path";
 import ts from "typescript";
 import { createHttpServer } from "../../../service/http/server";
 import type { InferenceModel } from "../../../service/model/onnxModel";
-import { buildService, type TestService } from "../../service/helpers";
+import type { OnnxModel } from "../../../service/model/onnxModel";
+import { CARD_PATH, buildService, loadModelCard, loadRealModel, type TestService } from "../../service/helpers";
 import type { ModelCard } from "../../../service/model/card";
 import { LOOPBACK, send, sleep } from "./http";
+import { fixtureJpegs, type Fixture } from "./images";
 
 export const REPO = path.resolve(__dirname, "..", "..", "..");
 
@@ -45,6 +47,33 @@ export async function startInProcess(
         server.close(() => resolve());
       }),
   };
+}
+
+/** What a suite against the real model shares: its card, the model, one in-process service, and a cat JPEG. */
+export interface RealService {
+  card: ModelCard;
+  model: OnnxModel;
+  service: InProcessService;
+  cat: Fixture;
+}
+
+/**
+ * Loads the real model and starts one in-process service before the file's tests, and closes both after them.
+ * The fields are filled in by `beforeAll`: read them inside tests and hooks, not at the top of the file.
+ */
+export function useRealService(): RealService {
+  const real = {} as RealService; // filled in by beforeAll, before any test reads it
+  beforeAll(async () => {
+    real.card = await loadModelCard(CARD_PATH);
+    real.model = await loadRealModel(real.card);
+    real.service = await startInProcess(real.card, real.model);
+    real.cat = fixtureJpegs().find((fixture) => fixture.label === "cat")!;
+  });
+  afterAll(async () => {
+    await real.service?.close();
+    await real.model?.close();
+  });
+  return real;
 }
 
 export async function freePort(): Promise<number> {
