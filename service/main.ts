@@ -41,6 +41,7 @@ async function start(config: Config, logger: Logger, startedAt: number): Promise
     intraOpThreads: config.intraOpThreads,
     interOpThreads: config.interOpThreads,
     graphOptimizationLevel: config.graphOptimizationLevel,
+    spinWait: config.spinWait,
     warmUpBatchSizes: config.batchMaxSize > 1 ? [1, config.batchMaxSize] : [1],
     onFailure: (error) => {
       lifecycle.markFailed();

@@ -60,6 +60,7 @@ export async function loadRealModel(card: ModelCard, config: Config = testConfig
     intraOpThreads: config.intraOpThreads,
     interOpThreads: config.interOpThreads,
     graphOptimizationLevel: config.graphOptimizationLevel,
+    spinWait: config.spinWait,
     warmUpBatchSizes: [1],
   });
 }

@@ -28,6 +28,8 @@ export interface OnnxModelOptions {
   readonly intraOpThreads: number;
   readonly interOpThreads: number;
   readonly graphOptimizationLevel: GraphOptimizationLevel;
+  /** Let idle ONNX Runtime threads spin-wait for work instead of sleeping. @default false */
+  readonly spinWait?: boolean;
   /** Batch sizes run once at load so the first requests do not pay for allocation. @default [1] */
   readonly warmUpBatchSizes?: readonly number[];
   /** Called once if the inference thread dies after loading; the model is unusable from then on. */
@@ -116,6 +118,9 @@ export class OnnxModel implements InferenceModel {
         interOpNumThreads: options.interOpThreads,
         graphOptimizationLevel: options.graphOptimizationLevel,
         executionMode: options.interOpThreads > 1 ? "parallel" : "sequential",
+        // The Node.js binding flattens this into the config keys "session.intra_op.allow_spinning" and
+        // "session.inter_op.allow_spinning"; the values must be strings.
+        extra: spinningConfig(options.spinWait ?? false),
       },
       inputName: card.input.name,
       outputName: card.output.name,
@@ -252,4 +257,9 @@ function checkSignature(loaded: { inputs: ValueInfo[]; outputs: ValueInfo[] }, c
   };
   check("input", loaded.inputs, card.input.shape, card.input.name);
   check("output", loaded.outputs, card.output.shape, card.output.name);
+}
+
+function spinningConfig(spinWait: boolean): Record<string, unknown> {
+  const allow = spinWait ? "1" : "0";
+  return { session: { intra_op: { allow_spinning: allow }, inter_op: { allow_spinning: allow } } };
 }
