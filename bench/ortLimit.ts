@@ -13,6 +13,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
+import { cliOptions } from "../scripts/cli-options";
+import { spinningConfig } from "../service/model/onnxModel";
 
 type GraphLevel = "disabled" | "basic" | "extended" | "all";
 
@@ -80,8 +82,7 @@ async function measureSession(job: WorkerJob): Promise<{ runs: number; elapsed: 
     interOpNumThreads: 1,
     executionMode: "sequential",
     graphOptimizationLevel: config.graphOptimizationLevel,
-    // Flattened by the Node.js binding to the config key "session.intra_op.allow_spinning".
-    ...(config.spinning === false ? { extra: { session: { intra_op: { allow_spinning: "0" } } } } : {}),
+    extra: spinningConfig(config.spinning ?? true), // spinning is ONNX Runtime's own default
   });
   const inputName = session.inputNames[0];
   const tensors = batchTensors(readF32(job.inputsPath), config.batch, 4);
@@ -127,11 +128,10 @@ async function measure(job: WorkerJob): Promise<OrtMeasurement> {
 
 function parseArgs(argv: readonly string[]): { seconds: number; quick: boolean; json?: string } {
   const opts: { seconds: number; quick: boolean; json?: string } = { seconds: 1.5, quick: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === "--seconds") opts.seconds = Number(argv[++i]);
+  for (const { arg, value } of cliOptions(argv)) {
+    if (arg === "--seconds") opts.seconds = Number(value());
     else if (arg === "--quick") opts.quick = true;
-    else if (arg === "--json") opts.json = argv[++i];
+    else if (arg === "--json") opts.json = value();
     else throw new Error(`unknown option ${arg}`);
   }
   if (!(opts.seconds > 0)) throw new Error("--seconds must be positive");

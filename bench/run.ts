@@ -14,6 +14,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
+import { cliOptions } from "../scripts/cli-options";
 import { runCell, type CellResult } from "./cell";
 import { loadCifarJpegs, meanBytes, photoSet, type ImageSet } from "./images";
 import { wrkAvailable, type LoadGenerator } from "./load";
@@ -64,13 +65,7 @@ function parseArgs(argv: readonly string[]): Options {
   };
   const explicit = new Set<string>();
   const list = (v: string): string[] => v.split(",").map((s) => s.trim()).filter(Boolean);
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const next = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value`);
-      return v;
-    };
+  for (const { arg, value: next } of cliOptions(argv)) {
     explicit.add(arg);
     if (arg === "--quick") opts.quick = true;
     else if (arg === "--tune") opts.tune = true;

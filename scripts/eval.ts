@@ -11,6 +11,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { cliOptions } from "./cli-options";
 import { freePort } from "./free-port";
 import { readTarball } from "./tarball";
 
@@ -36,13 +37,7 @@ interface CardFigures {
 
 function parseArgs(argv: string[]): Options {
   const opts: Options = { archive: "", concurrency: 8, limit: Infinity, updateCard: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const next = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${arg} needs a value`);
-      return v;
-    };
+  for (const { arg, value: next } of cliOptions(argv)) {
     if (arg === "--url") opts.url = next().replace(/\/$/, "");
     else if (arg === "--concurrency") opts.concurrency = Number(next());
     else if (arg === "--limit") opts.limit = Number(next());

@@ -118,8 +118,6 @@ export class OnnxModel implements InferenceModel {
         interOpNumThreads: options.interOpThreads,
         graphOptimizationLevel: options.graphOptimizationLevel,
         executionMode: options.interOpThreads > 1 ? "parallel" : "sequential",
-        // The Node.js binding flattens this into the config keys "session.intra_op.allow_spinning" and
-        // "session.inter_op.allow_spinning"; the values must be strings.
         extra: spinningConfig(options.spinWait ?? false),
       },
       inputName: card.input.name,
@@ -259,7 +257,11 @@ function checkSignature(loaded: { inputs: ValueInfo[]; outputs: ValueInfo[] }, c
   check("output", loaded.outputs, card.output.shape, card.output.name);
 }
 
-function spinningConfig(spinWait: boolean): Record<string, unknown> {
+/**
+ * Session options `extra` that turn ONNX Runtime's spin-waiting on or off. The Node.js binding flattens it into the
+ * config keys "session.intra_op.allow_spinning" and "session.inter_op.allow_spinning"; the values must be strings.
+ */
+export function spinningConfig(spinWait: boolean): Record<string, unknown> {
   const allow = spinWait ? "1" : "0";
   return { session: { intra_op: { allow_spinning: allow }, inter_op: { allow_spinning: allow } } };
 }
