@@ -11,6 +11,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { HTTP_CONTRACT } from "../service/config/schema";
 import { cliOptions } from "./cli-options";
 import { freePort } from "./free-port";
 import { readTarball } from "./tarball";
@@ -56,7 +57,7 @@ async function waitReady(url: string, child: ChildProcess | undefined, timeoutMs
   while (Date.now() < deadline) {
     if (child && child.exitCode !== null) throw new Error(`service exited with code ${child.exitCode}`);
     try {
-      const res = await fetch(`${url}/health/ready`);
+      const res = await fetch(url + HTTP_CONTRACT.probes.ready);
       if (res.status === 200) return;
     } catch {
       // not listening yet
