@@ -12,7 +12,7 @@ beforeAll(async () => {
       if (req.url === "/early") res.end("early");
       else req.resume().on("end", () => res.end("ok"));
     },
-    { headersTimeoutMs: 200, requestTimeoutMs: 400 },
+    { headersTimeoutMs: 200, requestTimeoutMs: 400, keepAliveTimeoutMs: 1200 },
   );
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   port = (server.address() as net.AddressInfo).port;
@@ -60,6 +60,15 @@ describe("createHttpServer", () => {
     const { text } = await exchange("POST /early HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\npart");
     expect(text.match(/HTTP\/1\.1 /g)).toHaveLength(1);
     expect(text).toMatch(/^HTTP\/1\.1 200/);
+  });
+
+  it("keeps an idle keep-alive connection open for keepAliveTimeoutMs, past the request deadlines", async () => {
+    const { text, ms } = await exchange("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect(text).toMatch(/^HTTP\/1\.1 200/);
+    expect(text).toMatch(/\r\nKeep-Alive: timeout=1\r\n/);
+    expect(ms).toBeGreaterThanOrEqual(1200);
+    // Closed by this setting, not by Node's 5 s default.
+    expect(ms).toBeLessThan(4000);
   });
 
   it("answers 400 JSON to malformed HTTP", async () => {

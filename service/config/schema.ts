@@ -173,6 +173,14 @@ export const CONFIG_SCHEMA = {
     600_000,
     "Time a client has to send the whole request, body included (slow uploads are cut off).",
   ),
+  keepAliveTimeoutMs: integer(
+    "CLASSIFIER_KEEP_ALIVE_TIMEOUT_MS",
+    65_000,
+    1_000,
+    600_000,
+    "How long an idle keep-alive connection stays open. Keep it above the idle timeout of the proxy in front " +
+      "(ingress-nginx keeps upstream connections 60 s), or the proxy may reuse a connection as it closes and answer 502.",
+  ),
   shutdownGraceMs: integer(
     "CLASSIFIER_SHUTDOWN_GRACE_MS",
     20_000,

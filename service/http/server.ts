@@ -4,7 +4,7 @@ import { STATUS_CODES, createServer, type IncomingMessage, type RequestListener,
 import type { Duplex } from "node:stream";
 import type { Config } from "../config/schema";
 
-export function createHttpServer(app: RequestListener, config: Pick<Config, "headersTimeoutMs" | "requestTimeoutMs">): Server {
+export function createHttpServer(app: RequestListener, config: Pick<Config, "headersTimeoutMs" | "requestTimeoutMs" | "keepAliveTimeoutMs">): Server {
   // A client gets headersTimeoutMs to send its headers and requestTimeoutMs for the whole request; slower
   // clients get 408 and are disconnected, so slow uploads cannot hold connections forever. Node checks these
   // deadlines every connectionsCheckingInterval (30 s by default): check often enough to keep them.
@@ -23,6 +23,9 @@ export function createHttpServer(app: RequestListener, config: Pick<Config, "hea
   );
   server.headersTimeout = config.headersTimeoutMs;
   server.requestTimeout = config.requestTimeoutMs;
+  // Node's 5 s default is shorter than a proxy's upstream keep-alive: the proxy would send requests on
+  // connections the service is closing, and its clients would get 502s.
+  server.keepAliveTimeout = config.keepAliveTimeoutMs;
   // An Expect other than 100-continue: Node's own 417 has an empty body.
   server.on("checkExpectation", (_req: IncomingMessage, res: ServerResponse) => {
     answerInJson(res, 417, "expectation_failed", 'Only "Expect: 100-continue" is supported; send the request without Expect.');

@@ -59,7 +59,21 @@ export function scanForLeaks(label: string, contentType: string | undefined, tex
   if (found !== undefined) leakScan.leaks.push(`${label}: ${String(found)} in ${text.slice(0, 300)}`);
 }
 
-export function send(port: number, options: SendOptions): Promise<Reply> {
+export async function send(port: number, options: SendOptions): Promise<Reply> {
+  try {
+    return await sendOnce(port, options);
+  } catch (error) {
+    // A server may close an idle keep-alive connection just as the client reuses it; the request then fails
+    // before any answer. Node's documented remedy is to retry on a new connection (see `request.reusedSocket`).
+    // A client whose event loop is starved misses the server's close, so this happens when the machine is busy.
+    if (error instanceof ReusedSocketReset) return sendOnce(port, options);
+    throw error;
+  }
+}
+
+class ReusedSocketReset extends Error {}
+
+function sendOnce(port: number, options: SendOptions): Promise<Reply> {
   const timeoutMs = options.timeoutMs ?? 15_000;
   const started = performance.now();
   return new Promise<Reply>((resolve, reject) => {
@@ -94,10 +108,13 @@ export function send(port: number, options: SendOptions): Promise<Reply> {
     const timer = setTimeout(() => {
       req.destroy(new Error(`no answer within ${timeoutMs} ms (hang)`));
     }, timeoutMs);
-    req.on("error", (error) => {
+    req.on("error", (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(error);
+      const idleClose = req.reusedSocket && error.code === "ECONNRESET" && !answered;
+      reject(idleClose ? new ReusedSocketReset(error.message, { cause: error }) : error);
     });
+    let answered = false;
+    req.once("response", () => (answered = true));
     req.end(options.body);
   });
 }
