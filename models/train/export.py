@@ -1,6 +1,6 @@
 """Exports a training checkpoint: ONNX model, state_dict, model card, and the golden fixtures for jest.
 
-    /usr/bin/python3 models/train/export.py [--checkpoint models/train/work/stage2.pt]
+    /usr/bin/python3 models/train/export.py [--checkpoint models/train/work/stage3.pt]
 
 Writes
   models/pyramidnet.onnx, models/pyramidnet.pt, models/pyramidnet.json (the model card)
@@ -74,16 +74,29 @@ def write_f32(path: str, t: torch.Tensor) -> None:
     t.detach().numpy().astype("<f4").tofile(path)
 
 
-def describe_stage(cfg: dict, history: list, train_seconds: float) -> dict:
+def describe_stage(stage: dict) -> dict:
     """One training run, as the card tells it: a later stage is a warm restart from the one before."""
-    return {
+    cfg, history = stage["config"], stage["history"]
+    if cfg.get("average_from"):
+        schedule = (
+            f"constant learning rate {cfg['lr']:g}; the weights after epochs {cfg['average_from']} to "
+            f"{cfg['epochs']} averaged (SWA), then batch-norm statistics recomputed on the augmented training images"
+        )
+    else:
+        schedule = (
+            f"one cycle: linear warm-up over {cfg['warmup']:.0%} of steps from {cfg['lr'] / 10:g} to "
+            f"{cfg['lr']:g}, then linear decay to 0"
+        )
+    described = {
         "epochs": cfg["epochs"],
         "start": f"the weights after {cfg['init_from_epochs']} epochs" if cfg.get("init_from") else "random weights",
-        "schedule": f"one cycle: linear warm-up over {cfg['warmup']:.0%} of steps from {cfg['lr'] / 10:g} to "
-        f"{cfg['lr']:g}, then linear decay to 0",
-        "wallTimeSeconds": round(train_seconds),
+        "schedule": schedule,
+        "wallTimeSeconds": round(stage["train_seconds"]),
         "finalEpoch": history[-1] if history else None,
     }
+    if "average_result" in stage:
+        described["average"] = stage["average_result"]
+    return described
 
 
 def export_all(checkpoint: str, data_dir: str, cache_dir: str) -> dict:
@@ -122,10 +135,7 @@ def export_all(checkpoint: str, data_dir: str, cache_dir: str) -> dict:
 
     write_fixtures(data_dir, model, mean, std)
 
-    history = state["history"]
-    stages = [
-        describe_stage(stage["config"], stage["history"], stage["train_seconds"]) for stage in state.get("stages", [])
-    ] + [describe_stage(cfg, history, state["train_seconds"])]
+    stages = [describe_stage(stage) for stage in state.get("stages", [])] + [describe_stage(state)]
     card = {
         "name": MODEL_NAME,
         "version": MODEL_VERSION,
@@ -175,11 +185,13 @@ def export_all(checkpoint: str, data_dir: str, cache_dir: str) -> dict:
             "threads": 2,
             "framework": f"PyTorch {torch.__version__}",
             "stages": stages,
-            "finalEpoch": history[-1] if history else None,
             "exportedAt": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         },
         "evaluation": {
-            "dataset": "CIFAR-10 test.tar.gz: 5,000 JPEGs, 500 per class (never used for tuning)",
+            "dataset": "CIFAR-10 test.tar.gz: 5,000 JPEGs, 500 per class",
+            "protocol": "the exported weights are the last stage's result, never picked by test accuracy, and no "
+            "setting was swept on the test images; but stages 2 and 3 were added after seeing the earlier stages' "
+            "test accuracy, so the figures are not from a blind protocol",
             "framework": "PyTorch, on the recipe's preprocessing",
             **evaluation,
         },
