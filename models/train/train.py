@@ -7,8 +7,9 @@
 Stage 1 starts from random weights; every later stage is a warm restart from the stage before (a fresh optimizer
 and schedule on its weights). A stage either runs one cycle (warm-up, then decay to zero) and ends with its last
 weights, or holds a constant learning rate and ends with the average of its weights over its epochs (stochastic
-weight averaging, Izmailov et al. 2018), whose batch-norm statistics are then recomputed on the training images. Stage N checkpoints to work/stageN.pt and
-logs to work/stageN.log.jsonl; a finished stage is not run again, and an interrupted one resumes at its last epoch.
+weight averaging, Izmailov et al. 2018), whose batch-norm statistics are then recomputed on the training images.
+Stage N checkpoints to work/stageN.pt and logs to work/stageN.log.jsonl; a run starts at the latest stage that has a
+checkpoint, a finished stage is not run again, and an interrupted one resumes at its last epoch.
 
 The run is deterministic for a seed: the epoch's shuffle and augmentation come from generators seeded by
 (seed, epoch), so a resumed run draws the same batches the uninterrupted run would have drawn.
