@@ -117,10 +117,8 @@ def normalize(images_nchw_uint8: torch.Tensor, mean: torch.Tensor, std: torch.Te
     return ((x - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)).contiguous(memory_format=torch.channels_last)
 
 
-def lr_at(step: int, total: int, peak: float, warmup_fraction: float, constant: bool = False) -> float:
+def lr_at(step: int, total: int, peak: float, warmup_fraction: float) -> float:
     """One cycle: linear warm-up from peak/10, then linear decay to zero (short budgets favour it)."""
-    if constant:
-        return peak
     warm = max(1, int(total * warmup_fraction))
     if step < warm:
         return peak * (0.1 + 0.9 * step / warm)
@@ -141,6 +139,10 @@ def build_optimizer(model: nn.Module, weight_decay: float) -> torch.optim.Optimi
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.SGD(groups, lr=RECIPE[0].lr, momentum=0.9, nesterov=True)  # lr is set every step
+
+
+def new_model(args: argparse.Namespace) -> nn.Module:
+    return PyramidNet(args.depth, args.alpha).to(memory_format=torch.channels_last)
 
 
 class WeightAverage:
@@ -165,7 +167,7 @@ class WeightAverage:
     @torch.no_grad()
     def finish(self, model: nn.Module, data: "Data", args: argparse.Namespace, gen: torch.Generator) -> dict:
         """The averaged weights, with running BN statistics from one pass over the augmented training images."""
-        averaged = PyramidNet(args.depth, args.alpha).to(memory_format=torch.channels_last)
+        averaged = new_model(args)
         averaged.load_state_dict(model.state_dict())
         for n, p in averaged.named_parameters():
             p.copy_((self.sum[n] / self.count).float())
@@ -183,7 +185,7 @@ class WeightAverage:
 
 
 def evaluate_weights(args: argparse.Namespace, weights: dict, data: "Data"):
-    model = PyramidNet(args.depth, args.alpha).to(memory_format=torch.channels_last)
+    model = new_model(args)
     model.load_state_dict(weights)
     return evaluate(model, data.test_in, data.test_y)
 
@@ -250,7 +252,7 @@ def run_stage(args: argparse.Namespace, number: int, data: Data) -> str:
     config = stage_config(args, number)
     ckpt_path = checkpoint_path(args.work_dir, number)
     log_path = os.path.join(args.work_dir, f"stage{number}.log.jsonl")
-    model = PyramidNet(args.depth, args.alpha).to(memory_format=torch.channels_last)
+    model = new_model(args)
     optimizer = build_optimizer(model, args.weight_decay)
     steps_per_epoch = len(data.train_y) // args.batch_size  # drop the ragged last batch: BN dislikes tiny ones
     total_steps = steps_per_epoch * config["epochs"]
@@ -290,7 +292,7 @@ def run_stage(args: argparse.Namespace, number: int, data: Data) -> str:
         for i in range(steps_per_epoch):
             step = epoch * steps_per_epoch + i
             for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, total_steps, config["lr"], config["warmup"], bool(average))
+                group["lr"] = config["lr"] if average else lr_at(step, total_steps, config["lr"], config["warmup"])
             idx = order[i * args.batch_size : (i + 1) * args.batch_size]
             x, y = data.augment.batch(idx, gen), data.train_y[idx]
             logits = model(x)
@@ -330,17 +332,8 @@ def run_stage(args: argparse.Namespace, number: int, data: Data) -> str:
         )
         with open(log_path, "a") as f:
             f.write(json.dumps(record) + "\n")
-        final_weights = model.state_dict()
-        if average and epoch + 1 == config["epochs"]:
-            final_weights = average.finish(model, data, args, gen)
-            _, averaged_acc = evaluate_weights(args, final_weights, data)
-            print(f"stage {number}: average of {average.count} epochs: test {averaged_acc:.4f}", flush=True)
-            average_result = {"epochsAveraged": average.count, "test_acc": round(averaged_acc, 4)}
-            with open(log_path, "a") as f:
-                f.write(json.dumps(average_result) + "\n")
         state = {
-            "model": final_weights,  # what the stage hands on: its last weights, or at its end its average
-            "iterate": model.state_dict(),
+            "model": model.state_dict(),  # what the stage hands on: its last weights, or at its end its average
             "optimizer": optimizer.state_dict(),
             "epoch": epoch + 1,
             "history": history,
@@ -351,9 +344,14 @@ def run_stage(args: argparse.Namespace, number: int, data: Data) -> str:
             "std": data.std.tolist(),
         }
         if average:
-            state["average"] = average.state_dict()
+            state.update(iterate=model.state_dict(), average=average.state_dict())
             if epoch + 1 == config["epochs"]:
-                state["average_result"] = average_result
+                state["model"] = average.finish(model, data, args, gen)
+                _, averaged_acc = evaluate_weights(args, state["model"], data)
+                print(f"stage {number}: average of {average.count} epochs: test {averaged_acc:.4f}", flush=True)
+                state["average_result"] = {"epochsAveraged": average.count, "test_acc": round(averaged_acc, 4)}
+                with open(log_path, "a") as f:
+                    f.write(json.dumps(state["average_result"]) + "\n")
         torch.save(state, ckpt_path + ".tmp")
         os.replace(ckpt_path + ".tmp", ckpt_path)
     return ckpt_path
