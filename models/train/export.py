@@ -99,6 +99,18 @@ def describe_stage(stage: dict) -> dict:
     return described
 
 
+def protocol(stage_count: int) -> str:
+    blind = (
+        "the exported weights are the last stage's result, never picked by test accuracy, and no setting was swept "
+        "on the test images"
+    )
+    if stage_count == 1:
+        return blind
+    later = {2: "stage 2 was", 3: "stages 2 and 3 were"}.get(stage_count, f"stages 2 to {stage_count} were")
+    caveat = f"{later} added after seeing the earlier stages' test accuracy, so the figures are not from a blind protocol"
+    return f"{blind}; but {caveat}"
+
+
 def export_all(checkpoint: str, data_dir: str, cache_dir: str) -> dict:
     state = torch.load(checkpoint)
     cfg = state["config"]
@@ -189,9 +201,7 @@ def export_all(checkpoint: str, data_dir: str, cache_dir: str) -> dict:
         },
         "evaluation": {
             "dataset": "CIFAR-10 test.tar.gz: 5,000 JPEGs, 500 per class",
-            "protocol": "the exported weights are the last stage's result, never picked by test accuracy, and no "
-            "setting was swept on the test images; but stages 2 and 3 were added after seeing the earlier stages' "
-            "test accuracy, so the figures are not from a blind protocol",
+            "protocol": protocol(len(stages)),
             "framework": "PyTorch, on the recipe's preprocessing",
             **evaluation,
         },
