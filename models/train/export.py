@@ -31,6 +31,8 @@ from data import CLASSES, load_split, read_archive  # noqa: E402
 from pyramidnet import PyramidNet, count_macs  # noqa: E402
 
 MODEL_NAME = "pyramidnet"
+MODELS_DIR = os.path.join(REPO, "models")
+CARD_PATH = os.path.join(MODELS_DIR, f"{MODEL_NAME}.json")
 MODEL_VERSION = "1.0.0"
 FIXTURES_PER_CLASS = 10
 
@@ -120,9 +122,8 @@ def export_all(checkpoint: str, data_dir: str, cache_dir: str) -> dict:
     model.load_state_dict(state["model"])
     model.eval()
 
-    models_dir = os.path.join(REPO, "models")
-    onnx_path = os.path.join(models_dir, f"{MODEL_NAME}.onnx")
-    torch.save(model.state_dict(), os.path.join(models_dir, f"{MODEL_NAME}.pt"))
+    onnx_path = os.path.join(MODELS_DIR, f"{MODEL_NAME}.onnx")
+    torch.save(model.state_dict(), os.path.join(MODELS_DIR, f"{MODEL_NAME}.pt"))
     torch.onnx.export(
         model,
         torch.zeros(1, 3, 32, 32),
@@ -207,8 +208,7 @@ def export_all(checkpoint: str, data_dir: str, cache_dir: str) -> dict:
         },
         "onnx": {"opset": 17, "dynamicBatch": True},
     }
-    card_path = os.path.join(models_dir, f"{MODEL_NAME}.json")
-    with open(card_path, "w") as f:
+    with open(CARD_PATH, "w") as f:
         json.dump(card, f, indent=2)
         f.write("\n")
     print(f"exported {onnx_path} sha256 {card['sha256']}: top-1 {evaluation['top1']:.4f}, top-5 {evaluation['top5']:.4f}")

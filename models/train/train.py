@@ -370,7 +370,9 @@ def restore_committed_stage(args: argparse.Namespace, data: Data) -> int:
     one before (a fresh optimizer and schedule), so it runs exactly as it would after the original checkpoint. The
     per-epoch logs of the earlier stages are not committed: their histories keep only the final epoch from the card.
     """
-    card = json.load(open(os.path.join(REPO, "models", "pyramidnet.json")))
+    from export import CARD_PATH, MODELS_DIR
+
+    card = json.load(open(CARD_PATH))
     done = card["training"]["stages"]
     number = len(done)
     if [s["epochs"] for s in done] != [s.epochs for s in RECIPE[:number]]:
@@ -388,7 +390,7 @@ def restore_committed_stage(args: argparse.Namespace, data: Data) -> int:
             record["average_result"] = described["average"]
         return record
 
-    weights = torch.load(os.path.join(REPO, "models", "pyramidnet.pt"))
+    weights = torch.load(os.path.join(MODELS_DIR, card["stateDict"]))
     _, test_acc = evaluate_weights(args, weights, data)
     if abs(test_acc - card["evaluation"]["top1"]) > 1e-4:  # other weights, data or preprocessing than the card's
         raise SystemExit(f"the committed weights score {test_acc:.4f}, the card says {card['evaluation']['top1']}")
