@@ -1,6 +1,6 @@
 """Exports a training checkpoint: ONNX model, state_dict, model card, and the golden fixtures for jest.
 
-    /usr/bin/python3 models/train/export.py [--checkpoint models/train/work/stage3.pt]
+    /usr/bin/python3 models/train/export.py [--checkpoint models/train/work/long/stage1.pt]
 
 Writes
   models/pyramidnet.onnx, models/pyramidnet.pt, models/pyramidnet.json (the model card)
@@ -33,7 +33,7 @@ from pyramidnet import PyramidNet, count_macs  # noqa: E402
 MODEL_NAME = "pyramidnet"
 MODELS_DIR = os.path.join(REPO, "models")
 CARD_PATH = os.path.join(MODELS_DIR, f"{MODEL_NAME}.json")
-MODEL_VERSION = "1.0.0"
+MODEL_VERSION = "1.1.0"  # same inputs, outputs and labels as 1.0.0; other weights
 FIXTURES_PER_CLASS = 10
 
 
@@ -113,6 +113,12 @@ def protocol(stage_count: int) -> str:
     return f"{blind}; but {caveat}"
 
 
+def precision(cfg: dict) -> str:
+    if cfg.get("autocast") == "bfloat16":
+        return "bfloat16 autocast in the training forward pass; weights, optimizer updates and evaluation in float32"
+    return "float32"
+
+
 def export_all(checkpoint: str, data_dir: str, cache_dir: str) -> dict:
     state = torch.load(checkpoint)
     cfg = state["config"]
@@ -180,7 +186,7 @@ def export_all(checkpoint: str, data_dir: str, cache_dir: str) -> dict:
             "family": "PyramidNet (Han, Kim and Kim, CVPR 2017)",
             "block": "basic: BN-conv3x3-BN-ReLU-conv3x3-BN, zero-padded identity shortcut",
             "depth": cfg["depth"],
-            "alpha": cfg["alpha"],
+            "alpha": int(cfg["alpha"]) if float(cfg["alpha"]).is_integer() else cfg["alpha"],  # 64, not 64.0
             "parameters": int(sum(p.numel() for p in model.parameters())),
             "macs": int(count_macs(model)),
             "flops": int(2 * count_macs(model)),
@@ -196,6 +202,7 @@ def export_all(checkpoint: str, data_dir: str, cache_dir: str) -> dict:
             "seed": cfg["seed"],
             "wallTimeSeconds": sum(stage["wallTimeSeconds"] for stage in stages),
             "threads": 2,
+            "precision": precision(cfg),
             "framework": f"PyTorch {torch.__version__}",
             "stages": stages,
             "exportedAt": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -256,9 +263,11 @@ def write_fixtures(data_dir: str, model, mean, std) -> None:
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    from train import RECIPE, checkpoint_path
+    from train import RECIPES, SHIPPED, checkpoint_path, recipe_work_dir
 
-    p.add_argument("--checkpoint", default=checkpoint_path(os.path.join(HERE, "work"), len(RECIPE)), help="the last stage's")
+    shipped = RECIPES[SHIPPED]
+    default_checkpoint = checkpoint_path(recipe_work_dir(shipped), len(shipped.stages))
+    p.add_argument("--checkpoint", default=default_checkpoint, help="the last stage's (default: the shipped recipe's)")
     p.add_argument("--data-dir", default=os.path.join(REPO, "..", "shared", "data", "cifar10"))
     args = p.parse_args()
     torch.set_num_threads(2)
