@@ -10,7 +10,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { HTTP_CONTRACT } from "../service/config/schema";
 import { cliOptions } from "./cli-options";
 import { freePort } from "./free-port";
@@ -158,7 +158,7 @@ async function main(): Promise<void> {
     errors,
     imagesPerSecond: Math.round((10 * n) / seconds) / 10,
   };
-  if (opts.json) writeFileSync(join(process.cwd(), opts.json), JSON.stringify(report, null, 2) + "\n");
+  if (opts.json) writeFileSync(resolve(opts.json), JSON.stringify(report, null, 2) + "\n");
   if (opts.updateCard && errors === 0 && opts.limit === Infinity) {
     const full = JSON.parse(readFileSync(cardPath, "utf8")) as { evaluation: Record<string, unknown> };
     full.evaluation.endToEnd = report;
