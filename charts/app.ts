@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, posix } from "node:path";
 import { App, YamlOutputType } from "cdk8s";
 import { renderAdapterValuesFile, requestRateRule, type AdapterValuesProps } from "../infra";
-import { METRIC_NAMES } from "../service/config/schema";
+import { METRIC_NAMES } from "../service/contract/metrics";
 import { version as packageVersion } from "../package.json";
 import { ENVIRONMENTS, environmentNames, type EnvironmentTable } from "./environments";
 import { PyramidNetChart } from "./pyramidnet-chart";

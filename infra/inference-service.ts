@@ -3,13 +3,13 @@ import { k8s } from "cdk8s-plus-28";
 import { Construct } from "constructs";
 import {
   CONFIG_SCHEMA,
-  HTTP_CONTRACT,
-  METRIC_NAMES,
   loadConfig,
   renderEnvironment,
   type Config,
   type ConfigOverrides,
 } from "../service/config/schema";
+import { HTTP_CONTRACT } from "../service/contract/http";
+import { METRIC_NAMES } from "../service/contract/metrics";
 import { InferenceAutoscaler, type AutoscalingProps } from "./autoscaling";
 import { renderImage, type ImageReference } from "./image";
 import { assertDnsLabel, assertLabelValue, selectorLabels, standardLabels } from "./labels";

@@ -1,6 +1,6 @@
 import { k8s } from "cdk8s-plus-28";
 import { Construct } from "constructs";
-import { HTTP_CONTRACT } from "../service/config/schema";
+import { HTTP_CONTRACT } from "../service/contract/http";
 import type { HttpBackend } from "./inference-service";
 import { assertDnsLabel } from "./labels";
 

@@ -8,7 +8,7 @@ import { createShutdown, installSignalHandlers } from "./lifecycle/shutdown";
 import { createLogger, type Logger } from "./logging/logger";
 import { createMetrics } from "./metrics/metrics";
 import { loadModelCard } from "./model/card";
-import { OnnxModel } from "./model/onnxModel";
+import { OnnxModel } from "./model/onnx-model";
 import { InferencePipeline } from "./pipeline/classifier";
 import { configureSharp } from "./pipeline/decode";
 import { createApp } from "./http/app";

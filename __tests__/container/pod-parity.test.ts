@@ -9,7 +9,8 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { CONFIG_SCHEMA, HTTP_CONTRACT } from "../../service/config/schema";
+import { CONFIG_SCHEMA } from "../../service/config/schema";
+import { HTTP_CONTRACT } from "../../service/contract/http";
 import { readPodRuntime, type PodRuntime } from "./pod-spec";
 import { assembleRuntimeImage, diskUsage, treeBytes, type RuntimeImage } from "./runtime-image";
 import {

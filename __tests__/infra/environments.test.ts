@@ -6,7 +6,9 @@ import { parse } from "yaml";
 import { adapterValues, resolveImageTag } from "../../charts/app";
 import { environmentNames, type EnvironmentName } from "../../charts/environments";
 import { renderAdapterValuesFile } from "../../infra";
-import { CONFIG_SCHEMA, HTTP_CONTRACT, METRIC_NAMES, loadConfig } from "../../service/config/schema";
+import { CONFIG_SCHEMA, loadConfig } from "../../service/config/schema";
+import { HTTP_CONTRACT } from "../../service/contract/http";
+import { METRIC_NAMES } from "../../service/contract/metrics";
 import { allOf, oneOf, specOf, synthEnvironment } from "./manifests";
 import { version as packageVersion } from "../../package.json";
 

@@ -8,7 +8,7 @@ import { createApp } from "../../service/http/app";
 import { Lifecycle } from "../../service/lifecycle/lifecycle";
 import { createMetrics, type Metrics } from "../../service/metrics/metrics";
 import { loadModelCard, type ModelCard } from "../../service/model/card";
-import { OnnxModel, type InferenceModel } from "../../service/model/onnxModel";
+import { OnnxModel, type InferenceModel } from "../../service/model/onnx-model";
 import { InferencePipeline } from "../../service/pipeline/classifier";
 
 export const REPO = path.resolve(__dirname, "..", "..");

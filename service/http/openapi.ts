@@ -2,7 +2,8 @@
  * The OpenAPI 3.1 description of every endpoint, errors included, built from the running configuration and
  * model card so limits and labels in the document are the ones the service enforces.
  */
-import { HTTP_CONTRACT, type Config } from "../config/schema";
+import { type Config } from "../config/schema";
+import { HTTP_CONTRACT } from "../contract/http";
 import type { ModelDescription } from "../pipeline/classifier";
 import { V2_TAG, v2OpenApi } from "../protocols/v2/openapi";
 import { TOP_K_DEFAULT, TOP_K_MAX } from "./routes/predict";

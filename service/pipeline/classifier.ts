@@ -5,7 +5,7 @@
 import type { Config } from "../config/schema";
 import type { Metrics } from "../metrics/metrics";
 import type { ModelCard } from "../model/card";
-import type { InferenceModel } from "../model/onnxModel";
+import type { InferenceModel } from "../model/onnx-model";
 import { DynamicBatcher } from "./batcher";
 import { createDecoder, type ImageDecoder } from "./decode";
 import { PipelineError, cancelled, deadlineExceeded, inferenceFailed, invalidInput, isPipelineError } from "./errors";

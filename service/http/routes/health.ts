@@ -1,6 +1,6 @@
 /** Kubernetes probes and their aliases. Small JSON bodies; 503 carries Retry-After and the error envelope. */
 import { Router, type RequestHandler } from "express";
-import { HTTP_CONTRACT } from "../../config/schema";
+import { HTTP_CONTRACT } from "../../contract/http";
 import type { Lifecycle } from "../../lifecycle/lifecycle";
 import { methodNotAllowed } from "../errors";
 

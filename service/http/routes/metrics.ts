@@ -1,6 +1,6 @@
 /** GET /metrics: the Prometheus text exposition of the service's own registry. */
 import { Router } from "express";
-import { HTTP_CONTRACT } from "../../config/schema";
+import { HTTP_CONTRACT } from "../../contract/http";
 import type { Metrics } from "../../metrics/metrics";
 import { methodNotAllowed } from "../errors";
 

@@ -9,7 +9,7 @@ import { methodNotAllowed } from "../../http/errors";
 import type { ClassifyOptions } from "../../pipeline/classifier";
 import { PipelineError } from "../../pipeline/errors";
 import { notFoundV2, unknownModel, v2ErrorHandler } from "./errors";
-import { jsonBody } from "./jsonBody";
+import { jsonBody } from "./json-body";
 import { modelMetadata, serverMetadata } from "./metadata";
 import { parseInferenceRequest } from "./request";
 import { buildInferenceResponse, type InferenceResults } from "./response";

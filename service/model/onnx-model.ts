@@ -199,7 +199,7 @@ async function readModelFile(modelPath: string): Promise<Uint8Array> {
 function startWorker(init: WorkerInit): Worker {
   // Compiled, the worker is a .js file beside this one; under ts-jest or ts-node it is the .ts source.
   const extension = path.extname(__filename);
-  const file = path.join(__dirname, `onnxWorker${extension}`);
+  const file = path.join(__dirname, `onnx-worker${extension}`);
   const execArgv = extension === ".ts" ? ["--require", "ts-node/register/transpile-only"] : [];
   const transfer = init.modelBytes.byteLength === init.modelBytes.buffer.byteLength ? [init.modelBytes.buffer as ArrayBuffer] : [];
   return new Worker(file, { workerData: init, transferList: transfer, execArgv });
