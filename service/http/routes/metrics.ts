@@ -3,6 +3,8 @@ import { Router } from "express";
 import { HTTP_CONTRACT } from "../../contract/http";
 import type { Metrics } from "../../metrics/metrics";
 import { methodNotAllowed } from "../errors";
+import { readOnlyPath } from "../openapi-components";
+import type { OpenApiFragment, RouteModule } from "../route-context";
 
 export function metricsRouter(metrics: Metrics): Router {
   const router = Router();
@@ -17,3 +19,15 @@ export function metricsRouter(metrics: Metrics): Router {
     .all(methodNotAllowed(["GET", "HEAD"]));
   return router;
 }
+
+export function metricsOpenApi(): OpenApiFragment {
+  return {
+    paths: {
+      [HTTP_CONTRACT.metricsPath]: readOnlyPath("operations", "Prometheus metrics", "Prometheus text exposition format 0.0.4.", "text/plain", {
+        type: "string",
+      }),
+    },
+  };
+}
+
+export const metricsRoutes: RouteModule = { router: ({ metrics }) => metricsRouter(metrics), openApi: metricsOpenApi };

@@ -4,13 +4,14 @@
  * batcher, its queue and the metrics are shared; only the wire format differs.
  */
 import { Router, type ErrorRequestHandler, type RequestHandler, type Response } from "express";
-import type { RouteContext } from "../../http/app";
+import type { RouteContext, RouteModule } from "../../http/route-context";
 import { methodNotAllowed } from "../../http/errors";
 import type { ClassifyOptions } from "../../pipeline/classifier";
 import { PipelineError } from "../../pipeline/errors";
 import { notFoundV2, unknownModel, v2ErrorHandler } from "./errors";
 import { jsonBody } from "./json-body";
 import { modelMetadata, serverMetadata } from "./metadata";
+import { v2OpenApi } from "./openapi";
 import { parseInferenceRequest } from "./request";
 import { buildInferenceResponse, type InferenceResults } from "./response";
 
@@ -105,3 +106,5 @@ function classifyOptions(res: Response, topK: number, timeoutMs: number): Classi
   });
   return { topK, deadline: performance.now() + timeoutMs, signal: abandoned.signal };
 }
+
+export const v2Routes: RouteModule = { router: v2Router, openApi: v2OpenApi };
