@@ -5,13 +5,15 @@
  * so a client could make the service read gigabytes. Here a declared Content-Length over the limit is refused
  * before any byte is read, and a body without one (chunked) is refused the moment it passes the limit; the
  * 413 closes the connection after a bounded linger, so the rest is never parsed (and the client reads the 413,
- * not a reset).
+ * not a reset). The limit helpers are service/http/body.ts's, shared with the multipart uploads.
  */
-import type { Request, RequestHandler } from "express";
-import { HttpProblem, payloadTooLarge, sendProblemWhileReceiving } from "../../http/errors";
+import type { Request, RequestHandler, Response } from "express";
+import { countBodyBytes, hasUnreadBody, refuseDeclaredOversize, sendProblemWhileReceiving } from "../../http/body";
+import { HttpProblem, payloadTooLarge } from "../../http/errors";
 import { errorBody } from "./errors";
 
 export function jsonBody(limitBytes: number): RequestHandler {
+  const refuseOversize = refuseDeclaredOversize(limitBytes);
   return (req, res, next) => {
     if (!req.is("application/json")) {
       return next(
@@ -36,48 +38,44 @@ export function jsonBody(limitBytes: number): RequestHandler {
         }),
       );
     }
-    const declared = Number(req.get("content-length"));
-    if (Number.isFinite(declared) && declared > limitBytes) return next(payloadTooLarge(limitBytes));
-
-    const chunks: Buffer[] = [];
-    let received = 0;
-    const finish = (error?: unknown) => {
-      req.off("data", onData);
-      req.off("end", onEnd);
-      req.off("error", onError);
-      next(error);
-    };
-    const onData = (chunk: Buffer) => {
-      received += chunk.length;
-      if (received > limitBytes) {
-        req.off("data", onData);
-        req.off("end", onEnd);
-        req.off("error", onError);
-        const problem = payloadTooLarge(limitBytes);
-        sendProblemWhileReceiving(req, res, problem, limitBytes, errorBody(problem));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      try {
-        req.body = JSON.parse(Buffer.concat(chunks, received).toString("utf8")) as unknown;
-      } catch {
-        return finish(new HttpProblem(400, "malformed_json", "The request body is not valid JSON."));
-      }
-      finish();
-    };
-    // The client went away or the connection broke mid-body: nobody will read the answer.
-    const onError = () => finish(new HttpProblem(400, "incomplete_body", "The request body was not received completely."));
-    req.on("data", onData);
-    req.on("end", onEnd);
-    req.on("error", onError);
+    refuseOversize(req, res, (oversize?: unknown) => {
+      if (oversize !== undefined) return next(oversize);
+      readJson(req, res, limitBytes, next);
+    });
   };
 }
 
-/** A body is still on the wire: answering without reading it must close the connection. */
-function hasUnreadBody(req: Request): boolean {
-  const length = req.get("content-length");
-  const empty = length === "0" || (length === undefined && req.get("transfer-encoding") === undefined);
-  return req.readable && !empty;
+/** Reads the body up to the limit and parses it into req.body; past the limit, answers 413 itself. */
+function readJson(req: Request, res: Response, limitBytes: number, next: (error?: unknown) => void): void {
+  const chunks: Buffer[] = [];
+  const finish = (error?: unknown) => {
+    stopCounting();
+    req.off("data", onData);
+    req.off("end", onEnd);
+    req.off("error", onError);
+    next(error);
+  };
+  const stopCounting = countBodyBytes(req, limitBytes, () => {
+    req.off("data", onData);
+    req.off("end", onEnd);
+    req.off("error", onError);
+    const problem = payloadTooLarge(limitBytes);
+    sendProblemWhileReceiving(req, res, problem, limitBytes, errorBody(problem));
+  });
+  const onData = (chunk: Buffer) => {
+    chunks.push(chunk);
+  };
+  const onEnd = () => {
+    try {
+      req.body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
+    } catch {
+      return finish(new HttpProblem(400, "malformed_json", "The request body is not valid JSON."));
+    }
+    finish();
+  };
+  // The client went away or the connection broke mid-body: nobody will read the answer.
+  const onError = () => finish(new HttpProblem(400, "incomplete_body", "The request body was not received completely."));
+  req.on("data", onData);
+  req.on("end", onEnd);
+  req.on("error", onError);
 }
