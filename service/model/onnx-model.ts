@@ -79,7 +79,7 @@ interface PendingRun {
   readonly reject: (error: Error) => void;
 }
 
-export function sha256Hex(bytes: Uint8Array): string {
+function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
