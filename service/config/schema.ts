@@ -114,7 +114,7 @@ function list(name: string, description: string): VariableSpec<readonly string[]
   };
 }
 
-export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 export const GRAPH_OPTIMIZATION_LEVELS = ["disabled", "basic", "extended", "all"] as const;
 
 /** RFC 1123 label, as Kubernetes names namespaces. */

@@ -36,7 +36,7 @@ export const HTTP_CONTRACT = {
 } as const;
 
 /** Classes returned when a request does not say (`top_k` absent), capped by the model's class count. */
-export const TOP_K_DEFAULT = 5;
+const TOP_K_DEFAULT = 5;
 
 /** The `top_k` range a model allows: 1 up to its number of classes (there is nothing beyond the last). */
 export function topKRange(labels: readonly string[]): { readonly min: 1; readonly max: number; readonly default: number } {

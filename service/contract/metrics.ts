@@ -6,7 +6,7 @@
  * This module must stay free of runtime dependencies (no prom-client, express): infra/ imports it.
  */
 
-export type MetricType = "counter" | "gauge" | "histogram";
+type MetricType = "counter" | "gauge" | "histogram";
 
 /**
  * Histogram buckets: fixed upper bounds, or "batch-sizes" for powers of two up to the batcher's largest batch
@@ -115,7 +115,7 @@ export const METRIC_DEFINITIONS = {
 export type MetricKey = keyof typeof METRIC_DEFINITIONS;
 
 /** Metrics computed outside the service from the ones it exports. */
-export const DERIVED_METRIC_NAMES = {
+const DERIVED_METRIC_NAMES = {
   /** Derived by the prometheus-adapter rule from http_requests_total; the HPA's Pods metric. */
   requestsPerSecond: "http_requests_per_second",
 } as const;

@@ -21,8 +21,6 @@ import { healthRoutes } from "./routes/health";
 import { metricsRoutes } from "./routes/metrics";
 import { predictRoutes } from "./routes/predict";
 
-export type { AppDependencies } from "./route-context";
-
 /** Every route module, in mounting order; /openapi.json describes exactly these. */
 const ROUTE_MODULES: readonly RouteModule[] = [healthRoutes, metricsRoutes, docsRoutes, predictRoutes, v2Routes, webRoutes];
 

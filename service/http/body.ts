@@ -7,7 +7,7 @@ import type { Request, RequestHandler, Response } from "express";
 import { type HttpProblem, SERVICE_ERROR_SHAPE, payloadTooLarge } from "./errors";
 
 /** The request declares no body (Content-Length 0, or neither Content-Length nor Transfer-Encoding). */
-export function hasEmptyBody(req: Request): boolean {
+function hasEmptyBody(req: Request): boolean {
   const length = req.get("content-length");
   return length === "0" || (length === undefined && req.get("transfer-encoding") === undefined);
 }

@@ -9,6 +9,7 @@ import path from "node:path";
 import { Worker } from "node:worker_threads";
 import type { InferenceSession } from "onnxruntime-node";
 import type { ModelCard } from "./card";
+import type { GRAPH_OPTIMIZATION_LEVELS } from "../config/schema";
 
 /** What the pipeline needs from a model; tests may pass their own. */
 export interface InferenceModel {
@@ -20,7 +21,7 @@ export interface InferenceModel {
   close(): Promise<void>;
 }
 
-export type GraphOptimizationLevel = "disabled" | "basic" | "extended" | "all";
+export type GraphOptimizationLevel = (typeof GRAPH_OPTIMIZATION_LEVELS)[number];
 
 export interface OnnxModelOptions {
   readonly modelPath: string;

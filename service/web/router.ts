@@ -11,7 +11,7 @@ import { SCRIPT_PATH, STYLES_PATH, renderIndexPage } from "./page";
 import { APP_SCRIPT } from "./script";
 import { APP_STYLES } from "./styles";
 
-export function webRouter({ pipeline, config }: RouteContext): Router {
+function webRouter({ pipeline, config }: RouteContext): Router {
   const router = Router();
   const page = renderIndexPage({ model: pipeline.model, maxRequestSize: config.maxRequestSize, topK: topKRange(pipeline.model.labels).default });
   const assets: [string, string, string][] = [
@@ -32,7 +32,7 @@ function serve(type: string, body: string): RequestHandler {
   };
 }
 
-export function webOpenApi({ model }: OpenApiContext): OpenApiFragment {
+function webOpenApi({ model }: OpenApiContext): OpenApiFragment {
   const top = topKRange(model.labels).default;
   return {
     paths: {

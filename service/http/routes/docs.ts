@@ -51,7 +51,7 @@ const INIT = `window.addEventListener("load", function () {
 });
 `;
 
-export function docsRouter({ openApiDocument, pipeline }: Pick<RouteContext, "openApiDocument" | "pipeline">): Router {
+function docsRouter({ openApiDocument, pipeline }: Pick<RouteContext, "openApiDocument" | "pipeline">): Router {
   const router = Router();
   const assetsDir = getAbsoluteFSPath();
   const documentJson = JSON.stringify(openApiDocument);
@@ -90,7 +90,7 @@ export function docsRouter({ openApiDocument, pipeline }: Pick<RouteContext, "op
   return router;
 }
 
-export function docsOpenApi(): OpenApiFragment {
+function docsOpenApi(): OpenApiFragment {
   return {
     paths: {
       "/openapi.json": readOnlyPath("operations", "This document", "OpenAPI 3.1.", "application/json", { type: "object" }),

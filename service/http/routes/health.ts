@@ -12,7 +12,7 @@ const MESSAGES = {
   failed: "The model failed; the service is about to restart.",
 } as const;
 
-export function healthRouter(lifecycle: Lifecycle): Router {
+function healthRouter(lifecycle: Lifecycle): Router {
   const router = Router();
 
   const live: RequestHandler = (_req, res) => {
@@ -70,7 +70,7 @@ function probe(summary: string, description: string, canFail: boolean) {
   };
 }
 
-export function healthOpenApi(): OpenApiFragment {
+function healthOpenApi(): OpenApiFragment {
   const { probes, probeAliases } = HTTP_CONTRACT;
   return {
     paths: {

@@ -6,7 +6,7 @@ import { methodNotAllowed } from "../errors";
 import { readOnlyPath } from "../openapi-components";
 import type { OpenApiFragment, RouteModule } from "../route-context";
 
-export function metricsRouter(metrics: Metrics): Router {
+function metricsRouter(metrics: Metrics): Router {
   const router = Router();
   router
     .route(HTTP_CONTRACT.metricsPath)
@@ -20,7 +20,7 @@ export function metricsRouter(metrics: Metrics): Router {
   return router;
 }
 
-export function metricsOpenApi(): OpenApiFragment {
+function metricsOpenApi(): OpenApiFragment {
   return {
     paths: {
       [HTTP_CONTRACT.metricsPath]: readOnlyPath("operations", "Prometheus metrics", "Prometheus text exposition format 0.0.4.", "text/plain", {

@@ -11,7 +11,7 @@ import { errorResponse, requestIdHeader, responseRef, schemaRef } from "../opena
 import type { Json, OpenApiContext, OpenApiFragment, RouteContext, RouteModule } from "../route-context";
 import { multiImageUpload, singleImageUpload } from "../upload";
 
-export function predictRouter({ pipeline, config, predictionGuards }: RouteContext): Router {
+function predictRouter({ pipeline, config, predictionGuards }: RouteContext): Router {
   const router = Router();
   const topKOf = topKParser(topKRange(pipeline.model.labels));
   // top_k is checked before the upload is read, so a bad query costs the client no upload.
@@ -101,7 +101,7 @@ function toJson(classification: Classification) {
 
 const IMAGE_FORMATS = "JPEG, PNG, WebP, GIF (first frame), TIFF or AVIF.";
 
-export function predictOpenApi({ config, model }: OpenApiContext): OpenApiFragment {
+function predictOpenApi({ config, model }: OpenApiContext): OpenApiFragment {
   const range = topKRange(model.labels);
   const predictionErrors = {
     "400": responseRef("BadRequest"),

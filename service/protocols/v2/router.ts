@@ -17,7 +17,7 @@ import { buildInferenceResponse, type InferenceResults } from "./response";
 
 const READ = ["GET", "HEAD"];
 
-export function v2Router({ pipeline, config, lifecycle, logger, predictionGuards }: RouteContext): Router {
+function v2Router({ pipeline, config, lifecycle, logger, predictionGuards }: RouteContext): Router {
   const router = Router();
   const model = pipeline.model;
   const server = serverMetadata();
