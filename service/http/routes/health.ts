@@ -3,6 +3,7 @@ import { Router, type RequestHandler } from "express";
 import { HTTP_CONTRACT } from "../../contract/http";
 import type { Lifecycle } from "../../lifecycle/lifecycle";
 import { methodNotAllowed } from "../errors";
+import { noStore } from "../handlers";
 import { requestIdHeader, responseRef, schemaRef } from "../openapi-components";
 import type { OpenApiFragment, RouteModule } from "../route-context";
 
@@ -50,10 +51,6 @@ function healthRouter(lifecycle: Lifecycle): Router {
   return router;
 }
 
-const noStore: RequestHandler = (_req, res, next) => {
-  res.setHeader("Cache-Control", "no-store");
-  next();
-};
 
 function probe(summary: string, description: string, canFail: boolean) {
   return {

@@ -2,11 +2,11 @@
  * POST /predict and POST /predict/batch: adapt multipart uploads to InferencePipeline calls and its results to
  * the JSON contract. No inference logic lives here.
  */
-import { Router, type Request, type RequestHandler, type Response } from "express";
+import { Router, type Request, type RequestHandler } from "express";
 import { topKRange } from "../../contract/http";
-import type { ClassifyOptions } from "../../pipeline/classifier";
 import type { Classification } from "../../pipeline/postprocess";
 import { HttpProblem, methodNotAllowed, toProblem } from "../errors";
+import { classifyOptions } from "../handlers";
 import { errorResponse, requestIdHeader, responseRef, schemaRef } from "../openapi-components";
 import type { Json, OpenApiContext, OpenApiFragment, RouteContext, RouteModule } from "../route-context";
 import { multiImageUpload, singleImageUpload } from "../upload";
@@ -84,15 +84,6 @@ function missingFile(field: string): HttpProblem {
     "missing_file",
     `No image in field "${field}". Send multipart/form-data with the image in "${field}" (curl -F ${field}=@image.jpg).`,
   );
-}
-
-/** The deadline starts once the upload is in; a client that goes away cancels its queued work. */
-function classifyOptions(res: Response, topK: number, timeoutMs: number): ClassifyOptions {
-  const abandoned = new AbortController();
-  res.once("close", () => {
-    if (!res.writableFinished) abandoned.abort();
-  });
-  return { topK, deadline: performance.now() + timeoutMs, signal: abandoned.signal };
 }
 
 function toJson(classification: Classification) {
