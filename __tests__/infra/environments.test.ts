@@ -12,8 +12,8 @@ import { version as packageVersion } from "../../package.json";
 
 const environments = environmentNames();
 
-test("the table holds development and production", () => {
-  expect(environments).toEqual(["development", "production"]);
+test("the table holds development and production (and may hold more)", () => {
+  expect(environments).toEqual(expect.arrayContaining(["development", "production"]));
 });
 
 describe.each(environments)("%s", (name: EnvironmentName) => {
@@ -68,7 +68,7 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
     expect(deployment.spec!.template.metadata!.labels).toMatchObject(selector);
     expect(service.spec!.selector).toEqual(selector);
     for (const m of manifests) {
-      expect(m.metadata.name).toMatch(/^pyramidnet(-config|-dev|-prod)?$/);
+      expect(["pyramidnet", "pyramidnet-config", spec.namespace]).toContain(m.metadata.name);
       for (const key of Object.keys(m.metadata.labels ?? {})) expect(key).not.toMatch(/cdk8s\.io/);
     }
   });

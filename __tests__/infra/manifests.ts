@@ -38,14 +38,12 @@ export interface KindMap {
 
 /** The table's entry for a name that must be in it. */
 export function specOf(name: EnvironmentName): EnvironmentSpec {
-  const spec = (ENVIRONMENTS as { readonly [n in EnvironmentName]?: EnvironmentSpec })[name];
-  if (spec === undefined) throw new Error(`no environment ${name} in the table`);
-  return spec;
+  return ENVIRONMENTS[name];
 }
 
 /** The environment's chart, synthesized as `cdk8s synth` would (same tag as the committed dist/). */
 export function synthEnvironment(name: EnvironmentName, spec: EnvironmentSpec = specOf(name)): Manifest[] {
-  const chart = new PyramidNetChart(Testing.app(), name, { environment: name, spec, imageTag: resolveImageTag({}) });
+  const chart = new PyramidNetChart(Testing.app(), name, { environmentName: name, spec, imageTag: resolveImageTag({}) });
   return Testing.synth(chart) as Manifest[];
 }
 
