@@ -7,21 +7,9 @@ import { Construct } from "constructs";
 import { buildApp, resolveImageTag } from "../../charts/app";
 import { ENVIRONMENTS, type EnvironmentSpec } from "../../charts/environments";
 import { PyramidNetChart } from "../../charts/pyramidnet-chart";
-import { ClassifierIngress, InferenceService, type InferenceServiceProps, nginxSize, renderImage } from "../../infra";
-import { oneOf, allOf, specOf, type Manifest } from "./manifests";
+import { ClassifierIngress, InferenceService, nginxSize, renderImage } from "../../infra";
+import { oneOf, allOf, specOf, synthService, TEST_SERVICE_PROPS as BASE, type Manifest } from "./manifests";
 import { policyViolations } from "./policy";
-
-const BASE: InferenceServiceProps = {
-  namespace: "pyramidnet-test",
-  image: { repository: "pyramidnet", tag: "1.0.0" },
-  autoscaling: { minReplicas: 2, maxReplicas: 4 },
-};
-
-function synthService(overrides: Partial<InferenceServiceProps>, id = "Classifier"): Manifest[] {
-  const chart = new Chart(Testing.app(), "test");
-  new InferenceService(chart, id, { ...BASE, ...overrides });
-  return Testing.synth(chart) as Manifest[];
-}
 
 function synthChart(spec: EnvironmentSpec, name = "development"): Manifest[] {
   const chart = new PyramidNetChart(Testing.app(), name, { environmentName: name, spec, imageTag: "1.0.0" });
