@@ -51,6 +51,18 @@ export interface AutoscalingProps {
   readonly scaleDownStabilizationSeconds?: number;
 }
 
+/** The defaults AutoscalingProps documents. */
+export const AUTOSCALING_DEFAULTS = {
+  cpuUtilizationPercent: 70,
+  memoryUtilizationPercent: 80,
+  requestsPerSecondPerPod: 100,
+  scaleUpStabilizationSeconds: 30,
+  scaleUpPercent: 100,
+  scaleUpPods: 4,
+  scaleUpPeriodSeconds: 30,
+  scaleDownStabilizationSeconds: 600,
+} as const satisfies Required<Omit<AutoscalingProps, "minReplicas" | "maxReplicas">>;
+
 /** What the HPA scales and which metric names it reads. */
 export interface InferenceAutoscalerProps extends AutoscalingProps {
   /** Name of the HPA. */
@@ -71,14 +83,15 @@ export class InferenceAutoscaler extends Construct {
 
   constructor(scope: Construct, id: string, props: InferenceAutoscalerProps) {
     super(scope, id);
-    const cpu = props.cpuUtilizationPercent ?? 70;
-    const memory = props.memoryUtilizationPercent ?? 80;
-    const requestsPerSecond = props.requestsPerSecondPerPod ?? 100;
-    const upStabilization = props.scaleUpStabilizationSeconds ?? 30;
-    const upPercent = props.scaleUpPercent ?? 100;
-    const upPods = props.scaleUpPods ?? 4;
-    const upPeriod = props.scaleUpPeriodSeconds ?? 30;
-    const downStabilization = props.scaleDownStabilizationSeconds ?? 600;
+    const defaults = AUTOSCALING_DEFAULTS;
+    const cpu = props.cpuUtilizationPercent ?? defaults.cpuUtilizationPercent;
+    const memory = props.memoryUtilizationPercent ?? defaults.memoryUtilizationPercent;
+    const requestsPerSecond = props.requestsPerSecondPerPod ?? defaults.requestsPerSecondPerPod;
+    const upStabilization = props.scaleUpStabilizationSeconds ?? defaults.scaleUpStabilizationSeconds;
+    const upPercent = props.scaleUpPercent ?? defaults.scaleUpPercent;
+    const upPods = props.scaleUpPods ?? defaults.scaleUpPods;
+    const upPeriod = props.scaleUpPeriodSeconds ?? defaults.scaleUpPeriodSeconds;
+    const downStabilization = props.scaleDownStabilizationSeconds ?? defaults.scaleDownStabilizationSeconds;
 
     assertInteger(props.minReplicas, "autoscaling minReplicas", { min: 1 });
     assertInteger(props.maxReplicas, "autoscaling maxReplicas", { min: 1 });

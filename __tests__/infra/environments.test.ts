@@ -5,7 +5,7 @@
 import { parse } from "yaml";
 import { adapterValues, resolveImageTag } from "../../charts/app";
 import { environmentNames, type EnvironmentName } from "../../charts/environments";
-import { renderAdapterValuesFile } from "../../infra";
+import { AUTOSCALING_DEFAULTS, renderAdapterValuesFile } from "../../infra";
 import { CONFIG_SCHEMA, HTTP_CONTRACT, METRIC_NAMES, loadConfig } from "../../service/config/schema";
 import { allOf, oneOf, specOf, synthEnvironment } from "./manifests";
 import { version as packageVersion } from "../../package.json";
@@ -213,14 +213,20 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
         type: "Resource",
         resource: {
           name: "cpu",
-          target: { type: "Utilization", averageUtilization: spec.autoscaling.cpuUtilizationPercent },
+          target: {
+            type: "Utilization",
+            averageUtilization: spec.autoscaling.cpuUtilizationPercent ?? AUTOSCALING_DEFAULTS.cpuUtilizationPercent,
+          },
         },
       },
       {
         type: "Resource",
         resource: {
           name: "memory",
-          target: { type: "Utilization", averageUtilization: spec.autoscaling.memoryUtilizationPercent },
+          target: {
+            type: "Utilization",
+            averageUtilization: spec.autoscaling.memoryUtilizationPercent ?? AUTOSCALING_DEFAULTS.memoryUtilizationPercent,
+          },
         },
       },
       {
