@@ -6,7 +6,7 @@ import { parse } from "yaml";
 import { adapterValues, resolveImageTag } from "../../charts/app";
 import { environmentNames, type EnvironmentName } from "../../charts/environments";
 import { AUTOSCALING_DEFAULTS, renderAdapterValuesFile } from "../../infra";
-import { CONFIG_SCHEMA, HTTP_CONTRACT, METRIC_NAMES, loadConfig } from "../../service/config/schema";
+import { CONFIG_SCHEMA, HTTP_CONTRACT, METRIC_NAMES, loadConfig } from "../../infra/service-contract";
 import { allOf, oneOf, specOf, synthEnvironment } from "./manifests";
 import { version as packageVersion } from "../../package.json";
 
