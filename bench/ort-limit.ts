@@ -193,5 +193,6 @@ if (isMainThread) {
     process.exit(1);
   });
 } else {
-  measureSession(workerData as WorkerJob).then((result) => parentPort!.postMessage(result));
+  // A rejection stays unhandled on purpose: Node turns it into this Worker's "error" event, which the parent awaits.
+  void measureSession(workerData as WorkerJob).then((result) => parentPort!.postMessage(result));
 }
