@@ -6,6 +6,18 @@ import { createHash } from "node:crypto";
 import { CONFIG_SCHEMA, renderEnvironment, type ConfigOverrides } from "./service-contract";
 
 /**
+ * The variable that selects the model version a pod serves.
+ * MERGE(issue 21): the service side adds it to its schema; then this becomes `CONFIG_SCHEMA.modelVersion.name`
+ * (one line), and loadConfig validates it like every other variable.
+ */
+export const MODEL_VERSION_VARIABLE = "CLASSIFIER_MODEL_VERSION";
+
+/** The ConfigMap data with the model version a track serves added (unchanged when it is undefined). */
+export function withModelVersion(data: Readonly<Record<string, string>>, modelVersion: string | undefined): Record<string, string> {
+  return modelVersion === undefined ? { ...data } : { ...data, [MODEL_VERSION_VARIABLE]: modelVersion };
+}
+
+/**
  * The data, with CLASSIFIER_ORT_INTRA_OP_THREADS set to `intraOpThreads` (derived from the CPU limit); an override
  * of it that differs, or any value the service's validator refuses, fails with an error that names the variable.
  */
