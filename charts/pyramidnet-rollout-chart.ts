@@ -17,12 +17,12 @@ export interface PyramidNetRolloutChartProps {
 
 /**
  * The weights of the Rollout's steps: the release entry's canary weight first, then the default steps above it.
- * A weight of 0 (a canary reachable only through the header) starts at the default steps.
+ * A weight of 0 (a canary reachable only through the header) or 100 (no step left) takes the default steps.
  */
 export function rolloutWeights(release: EnvironmentRelease): number[] {
   const first = release.canary?.weight ?? 0;
-  const rest = CANARY_ROLLOUT_DEFAULTS.weights.filter((weight) => weight > first);
-  return first > 0 && first < 100 ? [first, ...rest] : [...rest];
+  if (first <= 0 || first >= 100) return [...CANARY_ROLLOUT_DEFAULTS.weights];
+  return [first, ...CANARY_ROLLOUT_DEFAULTS.weights.filter((weight) => weight > first)];
 }
 
 /**
