@@ -15,7 +15,8 @@ const synth = (props: Partial<ReleaseTracksProps> = {}) =>
 const named = (manifests: Manifest[], kind: string, name: string) => {
   const found = manifests.filter((m) => m.kind === kind && m.metadata.name === name);
   if (found.length !== 1) throw new Error(`expected one ${kind} ${name}, found ${found.length}`);
-  return found[0] as Manifest & { spec: Record<string, any>; data?: Record<string, string> }; // eslint-disable-line @typescript-eslint/no-explicit-any -- read-only access to any kind's spec
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- read-only access to any kind's spec
+  return found[0] as Manifest & { spec: Record<string, any>; data?: Record<string, string>; metadata: { annotations?: Record<string, string> } };
 };
 
 describe("a stable and a canary track", () => {
