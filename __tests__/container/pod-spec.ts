@@ -24,7 +24,7 @@ export interface PodRuntime {
 
 interface K8sObject {
   kind: string;
-  metadata: { name: string };
+  metadata: { name: string; labels?: Record<string, string> };
   data?: Record<string, string>;
   spec?: unknown;
 }
@@ -53,12 +53,16 @@ interface PodSpec {
   terminationGracePeriodSeconds?: number;
 }
 
-/** The one Deployment's single container in a manifest file, as the kubelet would run it. */
-export function readPodRuntime(manifestFile: string): PodRuntime {
+/**
+ * The one Deployment's single container in a manifest file, as the kubelet would run it. In a file that runs release
+ * tracks (one Deployment per `track` label), the Deployment of the given track.
+ */
+export function readPodRuntime(manifestFile: string, track = "stable"): PodRuntime {
   const objects = YAML.parseAllDocuments(fs.readFileSync(manifestFile, "utf8"))
     .map((doc) => doc.toJS() as K8sObject | null)
     .filter((o): o is K8sObject => o !== null);
-  const deployments = objects.filter((o) => o.kind === "Deployment");
+  const all = objects.filter((o) => o.kind === "Deployment");
+  const deployments = all.some((o) => o.metadata.labels?.track !== undefined) ? all.filter((o) => o.metadata.labels?.track === track) : all;
   if (deployments.length !== 1) throw new Error(`${manifestFile}: expected one Deployment, found ${deployments.length}`);
   const deployment = deployments[0];
   const pod = (deployment.spec as { template: { spec: PodSpec } }).template.spec;
