@@ -3,7 +3,8 @@
     /usr/bin/python3 models/train/export.py [--checkpoint models/train/work/long/stage1.pt]
 
 Writes
-  models/pyramidnet.onnx, models/pyramidnet.pt, models/pyramidnet.json (the model card)
+  models/pyramidnet/<version>/{pyramidnet.onnx,pyramidnet.pt,pyramidnet.json (the model card)}
+      one version's folder of the model repository (MODEL_VERSION below)
   __tests__/fixtures/cifar10/<class>/<NNNN>.jpg   10 test images per class
   __tests__/fixtures/golden/{manifest.json,inputs.f32,logits.f32}
       the recipe's own preprocessing of those images and PyTorch's logits (float32, little-endian, NCHW)
@@ -31,9 +32,10 @@ from data import CLASSES, load_split, read_archive  # noqa: E402
 from pyramidnet import PyramidNet, count_macs  # noqa: E402
 
 MODEL_NAME = "pyramidnet"
-MODELS_DIR = os.path.join(REPO, "models")
-CARD_PATH = os.path.join(MODELS_DIR, f"{MODEL_NAME}.json")
 MODEL_VERSION = "1.1.0"  # same inputs, outputs and labels as 1.0.0; other weights
+# The model repository's layout, as the service reads it: models/<model>/<version>/<model>.{json,onnx}.
+VERSION_DIR = os.path.join(REPO, "models", MODEL_NAME, MODEL_VERSION)
+CARD_PATH = os.path.join(VERSION_DIR, f"{MODEL_NAME}.json")
 FIXTURES_PER_CLASS = 10
 
 
@@ -134,8 +136,9 @@ def export_all(checkpoint: str, data_dir: str, cache_dir: str, chosen_after: str
     model.load_state_dict(state["model"])
     model.eval()
 
-    onnx_path = os.path.join(MODELS_DIR, f"{MODEL_NAME}.onnx")
-    torch.save(model.state_dict(), os.path.join(MODELS_DIR, f"{MODEL_NAME}.pt"))
+    os.makedirs(VERSION_DIR, exist_ok=True)
+    onnx_path = os.path.join(VERSION_DIR, f"{MODEL_NAME}.onnx")
+    torch.save(model.state_dict(), os.path.join(VERSION_DIR, f"{MODEL_NAME}.pt"))
     torch.onnx.export(
         model,
         torch.zeros(1, 3, 32, 32),

@@ -49,13 +49,13 @@ export function outputNames(model: ModelDescription): readonly string[] {
 /**
  * Model metadata. `inputs` lists only the model's own FP32 input, because the protocol reads `inputs` as
  * "required by the model" and a request sends either it or the BYTES input of the image bytes extension, never
- * both. Every output listed is returned when a request does not choose.
+ * both. Every output listed is returned when a request does not choose. `versions` lists every loaded version.
  */
-export function modelMetadata(model: ModelDescription): ModelMetadata {
+export function modelMetadata(model: ModelDescription, loadedVersions: readonly string[] = [model.version]): ModelMetadata {
   const classes = model.output.shape.slice(1);
   return {
     name: model.name,
-    versions: [model.version],
+    versions: [...loadedVersions],
     platform: PLATFORM,
     inputs: [{ name: model.input.name, datatype: "FP32", shape: [...model.input.shape] }],
     outputs: [

@@ -3,6 +3,7 @@
  * document, which service/http/openapi.ts assembles. Values (model name, version, shapes, limits) come from the running model and config.
  */
 import { CONFIG_SCHEMA } from "../../config/schema";
+import { MODEL_VERSION_CONTRACT } from "../../contract/http";
 import { schemaRef as schema } from "../../http/openapi-components";
 import type { Json, OpenApiContext, OpenApiFragment } from "../../http/route-context";
 import { IMAGE_BYTES_EXTENSION, IMAGE_INPUT_NAME, PROBABILITIES_OUTPUT_NAME, modelMetadata, outputNames } from "./metadata";
@@ -14,7 +15,7 @@ const V2_TAG = {
     'Errors are {"error": "<message>"}.',
 };
 
-export function v2OpenApi({ config, model }: OpenApiContext): OpenApiFragment {
+export function v2OpenApi({ config, model, versions }: OpenApiContext): OpenApiFragment {
   const tags = [V2_TAG.name];
   const itemShape = model.input.shape.slice(1);
   const error = (description: string, retryAfter = false): Json => ({
@@ -37,10 +38,12 @@ export function v2OpenApi({ config, model }: OpenApiContext): OpenApiFragment {
     name: "version",
     in: "path",
     required: true,
-    schema: { type: "string", enum: [model.version] },
-    description: "Model version; any other answers 404.",
+    schema: { type: "string", enum: [...versions] },
+    description:
+      `A loaded model version (${versions.join(", ")}); without /versions/{version} the default, ${model.version}, answers. ` +
+      "A version the repository holds but this server does not load, or an unknown one, answers 404 with a message saying which.",
   };
-  const unknown = error("Unknown model or version.");
+  const unknown = error("Unknown model, unknown version, or a version in the repository that this server does not load.");
   const methodNotAllowed = error("The path does not support this method; see the Allow header.");
 
   const perModel = (withVersion: boolean): Record<string, Json> => {
@@ -103,7 +106,13 @@ export function v2OpenApi({ config, model }: OpenApiContext): OpenApiFragment {
             },
           },
           responses: {
-            "200": { ...(json("Outputs, in the order requested.", "V2InferenceResponse") as object), headers: { "X-Request-Id": { $ref: "#/components/headers/X-Request-Id" } } },
+            "200": {
+              ...(json("Outputs, in the order requested.", "V2InferenceResponse") as object),
+              headers: {
+                "X-Request-Id": { $ref: "#/components/headers/X-Request-Id" },
+                [MODEL_VERSION_CONTRACT.responseHeader]: { description: "The model version that served the request.", schema: { type: "string" } },
+              },
+            },
             "400": error("Malformed request: not JSON, wrong input name, datatype or shape, data that does not match the shape, non-finite numbers, bad base64, or an image that cannot be decoded."),
             "404": unknown,
             "405": methodNotAllowed,
@@ -118,7 +127,7 @@ export function v2OpenApi({ config, model }: OpenApiContext): OpenApiFragment {
     };
   };
 
-  const metadata = modelMetadata(model);
+  const metadata = modelMetadata(model, versions);
   const paths: Record<string, Json> = {
     "/v2/health/live": {
       get: { tags, summary: "Server liveness", operationId: "v2Live", responses: { "200": json("Live.", "V2Live"), "405": methodNotAllowed } },
@@ -148,7 +157,11 @@ export function v2OpenApi({ config, model }: OpenApiContext): OpenApiFragment {
     V2Error: { type: "object", required: ["error"], properties: { error: { type: "string", description: "What went wrong and what to do." } } },
     V2Live: { type: "object", required: ["live"], properties: { live: { type: "boolean" } } },
     V2Ready: { type: "object", required: ["ready"], properties: { ready: { type: "boolean" } } },
-    V2ModelReady: { type: "object", required: ["name", "ready"], properties: { name: { type: "string" }, ready: { type: "boolean" } } },
+    V2ModelReady: {
+      type: "object",
+      required: ["name", "version", "ready"],
+      properties: { name: { type: "string" }, version: { type: "string", enum: [...versions] }, ready: { type: "boolean" } },
+    },
     V2ServerMetadata: {
       type: "object",
       required: ["name", "version", "extensions"],
@@ -213,7 +226,7 @@ export function v2OpenApi({ config, model }: OpenApiContext): OpenApiFragment {
       required: ["model_name", "model_version", "id", "outputs"],
       properties: {
         model_name: { type: "string", examples: [model.name] },
-        model_version: { type: "string", examples: [model.version] },
+        model_version: { type: "string", enum: [...versions], description: "The version that served the request." },
         id: { type: "string" },
         outputs: { type: "array", items: schema("V2ResponseOutput") },
       },
