@@ -406,10 +406,10 @@ describe("Same batching, limits and metrics as /predict", () => {
     expect((await infer({ inputs: [imageInput(images)] }, counted.app)).status).toBe(200);
     expect((await infer({ inputs: [fp32Input(0, 2)] }, counted.app, `/v2/models/${card.name}/versions/${card.version}/infer`)).status).toBe(200);
     const text = await counted.metrics.registry.metrics();
-    expect(text).toContain(`predictions_total{model_name="${card.name}",status="success"} 5`);
+    expect(text).toContain(`predictions_total{model_name="${card.name}",model_version="${card.version}",status="success"} 5`);
     expect(text).toMatch(/http_requests_total\{method="POST",route="\/v2\/models\/:model\/infer",status_code="200"\} 1/);
     expect(text).toMatch(/http_requests_total\{method="POST",route="\/v2\/models\/:model\/versions\/:version\/infer",status_code="200"\} 1/);
-    expect(text).toMatch(/inference_batch_size_sum 5/);
+    expect(text).toContain(`inference_batch_size_sum{model_version="${card.version}"} 5`);
     // Failures are labelled by the same templates.
     expect((await infer({}, counted.app)).status).toBe(400);
     expect((await request(counted.app).get("/v2/models/resnet50")).status).toBe(404);
@@ -417,7 +417,7 @@ describe("Same batching, limits and metrics as /predict", () => {
     expect(after).toMatch(/http_requests_total\{method="POST",route="\/v2\/models\/:model\/infer",status_code="400"\} 1/);
     expect(after).toMatch(/http_requests_total\{method="GET",route="\/v2\/models\/:model",status_code="404"\} 1/);
     expect(after).not.toMatch(/route="\/v2\/v2/);
-    expect(text).toMatch(/pipeline_stage_duration_seconds_count\{stage="decode"\} 3/);
+    expect(text).toContain(`pipeline_stage_duration_seconds_count{model_version="${card.version}",stage="decode"} 3`);
   });
 
   it("carries an X-Request-Id on every answer, echoing a sane one", async () => {

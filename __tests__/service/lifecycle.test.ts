@@ -115,6 +115,39 @@ describe("start-up failures", () => {
   });
 });
 
+describe("start-up with several model versions", () => {
+  it("loads every version the policy selects before it is ready, and logs them", async () => {
+    const port = await freePort();
+    const service = startService({ CLASSIFIER_PORT: String(port), CLASSIFIER_MODEL_VERSION_POLICY: "all", CLASSIFIER_LOG_LEVEL: "info" });
+    const ready = await service.waitForLog((l) => l.msg === "ready");
+    expect(ready.model).toMatchObject({
+      name: "pyramidnet",
+      default_version: "1.1.0",
+      policy: "all",
+      repository_versions: ["1.0.0", "1.1.0"],
+      loaded: [
+        { version: "1.0.0", sha256: expect.stringMatching(/^2fe162ff/) },
+        { version: "1.1.0", sha256: expect.stringMatching(/^4d6a53ab/) },
+      ],
+    });
+    expect((await get(port, "/v2/models/pyramidnet/versions/1.0.0/ready")).status).toBe(200);
+    service.child.kill("SIGTERM");
+    expect(await service.exited).toBe(0);
+  });
+
+  it("stops with a message when the policy names a version the repository does not hold, never ready", async () => {
+    const port = await freePort();
+    const service = startService({
+      CLASSIFIER_PORT: String(port),
+      CLASSIFIER_MODEL_VERSION_POLICY: "specific:1.1.0,3.0.0",
+    });
+    expect(await service.exited).toBe(1);
+    const fatal = service.logs.find((l) => l.level === "fatal");
+    expect(fatal?.msg).toContain("CLASSIFIER_MODEL_VERSION_POLICY=specific:1.1.0,3.0.0 names 3.0.0, but models/pyramidnet holds versions 1.0.0, 1.1.0.");
+    expect(service.logs.some((l) => l.msg === "ready")).toBe(false);
+  });
+});
+
 describe("graceful shutdown of the real process", () => {
   it("on SIGTERM finishes the in-flight request, refuses new connections, and exits 0", async () => {
     const port = await freePort();

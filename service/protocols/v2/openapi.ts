@@ -157,11 +157,7 @@ export function v2OpenApi({ config, model, versions }: OpenApiContext): OpenApiF
     V2Error: { type: "object", required: ["error"], properties: { error: { type: "string", description: "What went wrong and what to do." } } },
     V2Live: { type: "object", required: ["live"], properties: { live: { type: "boolean" } } },
     V2Ready: { type: "object", required: ["ready"], properties: { ready: { type: "boolean" } } },
-    V2ModelReady: {
-      type: "object",
-      required: ["name", "version", "ready"],
-      properties: { name: { type: "string" }, version: { type: "string", enum: [...versions] }, ready: { type: "boolean" } },
-    },
+    V2ModelReady: { type: "object", required: ["name", "ready"], properties: { name: { type: "string" }, ready: { type: "boolean" } } },
     V2ServerMetadata: {
       type: "object",
       required: ["name", "version", "extensions"],

@@ -65,7 +65,7 @@ function v2Router({ models, config, lifecycle, logger, predictionGuards }: Route
     router.route(`${base}/ready`).get(noStore, (req, res) => {
       const pipeline = pipelineFor(req);
       // Every loaded version was checked and warmed up before the service turned ready.
-      res.status(lifecycle.ready ? 200 : 400).json({ name: pipeline.model.name, version: pipeline.model.version, ready: lifecycle.ready });
+      res.status(lifecycle.ready ? 200 : 400).json({ name: pipeline.model.name, ready: lifecycle.ready });
     }).all(methodNotAllowed(READ));
 
     router
