@@ -5,7 +5,7 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import pino from "pino";
 import { compose, sessionOptions, type ComposedService, type ServedVersion } from "../../service/compose";
-import { CONFIG_SCHEMA, loadConfig, type Config } from "../../service/config/schema";
+import { CONFIG_SCHEMA, ConfigError, loadConfig, type Config } from "../../service/config/schema";
 import type { Lifecycle } from "../../service/lifecycle/lifecycle";
 import type { Metrics } from "../../service/metrics/metrics";
 import { loadModelCard, type ModelCard } from "../../service/model/card";
@@ -59,6 +59,17 @@ export function loadGolden(): Golden {
 
 export function testConfig(overrides: Record<string, string> = {}): Config {
   return loadConfig({ CLASSIFIER_LOG_LEVEL: "silent", CLASSIFIER_ENVIRONMENT: "test", ...overrides });
+}
+
+/** The message of the ConfigError that loadConfig throws for `env`; fails the test when it throws none. */
+export function configProblems(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error("expected a ConfigError");
 }
 
 /** The ONNX model a committed card describes (the default version's unless `card` is another's). */

@@ -8,20 +8,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { sessionOptions } from "../../service/compose";
-import { ConfigError, loadConfig, renderEnvironment } from "../../service/config/schema";
+import { loadConfig, renderEnvironment } from "../../service/config/schema";
 import { compareVersions, parseVersionPolicy, renderVersionPolicy, selectVersions } from "../../service/config/version-policy";
 import { ModelRepositoryError, listVersions, loadVersions, planRepository } from "../../service/model/repository";
-import { MODEL_REPOSITORY, testConfig, writeModelVersion } from "./helpers";
-
-function configError(env: Record<string, string>): string {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error("expected a ConfigError");
-}
+import { MODEL_REPOSITORY, configProblems, testConfig, writeModelVersion } from "./helpers";
 
 describe("configuration of the model repository", () => {
   it("defaults to the committed repository, its pyramidnet model, version 1.1.0 and the newest version only", () => {
@@ -51,24 +41,24 @@ describe("configuration of the model repository", () => {
   it.each(["newest", "latest", "latest:0", "latest:101", "specific:", "specific:1.0", "specific:1.0.0,1.0.0", "specific:v1.0.0", "1.0.0"])(
     "refuses CLASSIFIER_MODEL_VERSION_POLICY=%s, naming the syntax",
     (raw) => {
-      expect(configError({ CLASSIFIER_MODEL_VERSION_POLICY: raw })).toContain(
+      expect(configProblems({ CLASSIFIER_MODEL_VERSION_POLICY: raw })).toContain(
         `CLASSIFIER_MODEL_VERSION_POLICY=${JSON.stringify(raw)}: expected latest:N (N from 1 to 100), all, or specific:V1,V2,...`,
       );
     },
   );
 
   it.each(["1.1", "v1.1.0", "01.1.0", "1.1.0-rc1", "latest"])("refuses CLASSIFIER_MODEL_VERSION=%s", (raw) => {
-    expect(configError({ CLASSIFIER_MODEL_VERSION: raw })).toContain(
+    expect(configProblems({ CLASSIFIER_MODEL_VERSION: raw })).toContain(
       `CLASSIFIER_MODEL_VERSION=${JSON.stringify(raw)}: expected a version MAJOR.MINOR.PATCH, such as 1.1.0`,
     );
   });
 
   it.each(["../etc", "a/b", ".hidden", "-x"])("refuses CLASSIFIER_MODEL_NAME=%s, which is no directory name", (raw) => {
-    expect(configError({ CLASSIFIER_MODEL_NAME: raw })).toContain(`CLASSIFIER_MODEL_NAME=${JSON.stringify(raw)}: expected a model name`);
+    expect(configProblems({ CLASSIFIER_MODEL_NAME: raw })).toContain(`CLASSIFIER_MODEL_NAME=${JSON.stringify(raw)}: expected a model name`);
   });
 
   it("refuses a default version that a specific policy does not load", () => {
-    expect(configError({ CLASSIFIER_MODEL_VERSION: "1.1.0", CLASSIFIER_MODEL_VERSION_POLICY: "specific:1.0.0" })).toContain(
+    expect(configProblems({ CLASSIFIER_MODEL_VERSION: "1.1.0", CLASSIFIER_MODEL_VERSION_POLICY: "specific:1.0.0" })).toContain(
       'CLASSIFIER_MODEL_VERSION="1.1.0": expected one of the versions CLASSIFIER_MODEL_VERSION_POLICY loads (1.0.0)',
     );
     expect(loadConfig({ CLASSIFIER_MODEL_VERSION: "1.0.0", CLASSIFIER_MODEL_VERSION_POLICY: "specific:1.0.0" }).modelVersion).toBe("1.0.0");
