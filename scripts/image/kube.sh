@@ -12,7 +12,7 @@ set -euo pipefail
 DELIVERY_TMP=$(umask 077 && mktemp -d)
 trap 'rm -rf "$DELIVERY_TMP"' EXIT
 if [ -n "${KUBECONFIG_DATA:-}" ]; then
-  printf '%s\n' "$KUBECONFIG_DATA" >"$DELIVERY_TMP/kubeconfig"
+  (umask 077 && printf '%s\n' "$KUBECONFIG_DATA" >"$DELIVERY_TMP/kubeconfig")
   export KUBECONFIG="$DELIVERY_TMP/kubeconfig"
 fi
 
