@@ -8,7 +8,14 @@ import path from "node:path";
 import { Testing } from "cdk8s";
 import { buildApp, resolveImageDigest } from "../../charts/app";
 import { ENVIRONMENTS } from "../../charts/environments";
-import { imagesOf, ingressUrl, objectsOfKind, parseManifest, splitNamespaces } from "../../scripts/image/manifest";
+import {
+  imagesOf,
+  ingressUrl,
+  objectsOfKind,
+  parseManifest,
+  splitNamespaces,
+  unroutedPaths,
+} from "../../scripts/image/manifest";
 import { DIGEST, RELEASED_TAG, REPO, runScript } from "./harness";
 
 const read = (file: string) => fs.readFileSync(path.join(REPO, file), "utf8");
@@ -87,6 +94,16 @@ describe("scripts/image/manifest.ts", () => {
   it("finds the Ingress URL: https where TLS covers the host, http where it does not", () => {
     expect(ingressUrl(production)).toBe(`https://${ENVIRONMENTS.production.ingress.host}`);
     expect(ingressUrl(development)).toBe(`http://${ENVIRONMENTS.development.ingress.host}`);
+  });
+
+  it("knows which paths the Ingress routes (Prefix by whole path elements, Exact as written)", () => {
+    expect(unroutedPaths(production, ["/v2/health/ready", "/predict", "/predict/batch", "/", "/openapi.json"])).toEqual([]);
+    expect(unroutedPaths(production, ["/health/ready", "/metrics", "/v2x", "/openapi.json/x"])).toEqual([
+      "/health/ready",
+      "/metrics",
+      "/v2x",
+      "/openapi.json/x",
+    ]);
   });
 
   it("splits a manifest into its Namespaces and the rest, losing and reordering nothing", () => {

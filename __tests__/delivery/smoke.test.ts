@@ -1,6 +1,7 @@
 /**
  * smoke.sh against a stand-in for the Ingress on loopback: it must wait for readiness a bounded number of times,
- * send the committed fixture to /predict and check the label it gets back.
+ * send the committed fixture to /predict and check the label it gets back. The stand-in answers readiness as the
+ * service's /v2/health/ready does (400 while not ready).
  */
 import fs from "node:fs";
 import http from "node:http";
@@ -10,10 +11,11 @@ import { FakeCluster, REPO, REPOSITORY, RELEASED_TAG, runScript } from "./harnes
 
 const RUN_TIMEOUT_MS = 60_000;
 const FIXTURE = "__tests__/fixtures/cifar10/ship/0001.jpg";
+const READY = "/v2/health/ready";
 const fixtureBytes = fs.readFileSync(path.join(REPO, FIXTURE));
 
 interface StandIn {
-  /** 503 for this many readiness checks, then 200. */
+  /** 400 for this many readiness checks, then 200. */
   notReadyFor: number;
   /** The label /predict answers. */
   label: string;
@@ -46,9 +48,9 @@ beforeEach(async () => {
         body.includes('name="file"') &&
         body.includes(fixtureBytes);
       received.push({ method: req.method ?? "", url: req.url ?? "", fileUploaded });
-      if (req.url === "/health/ready") {
-        const ready = received.filter((r) => r.url === "/health/ready").length > standIn.notReadyFor;
-        res.writeHead(ready ? 200 : 503, { "content-type": "application/json" }).end(JSON.stringify({ ready }));
+      if (req.url === READY) {
+        const ready = received.filter((r) => r.url === READY).length > standIn.notReadyFor;
+        res.writeHead(ready ? 200 : 400, { "content-type": "application/json" }).end(JSON.stringify({ ready }));
       } else if (req.url === "/predict" && req.method === "POST" && fileUploaded) {
         res.writeHead(200, { "content-type": "application/json" }).end(
           JSON.stringify({
@@ -85,18 +87,18 @@ const smoke = (settings: Record<string, string> = {}) =>
 
 describe("smoke.sh", () => {
   it(
-    "waits until /health/ready answers 200, then classifies the committed fixture once and checks its label",
+    "waits until /v2/health/ready answers 200, then classifies the committed fixture once and checks its label",
     async () => {
       standIn.notReadyFor = 2;
       const result = await smoke();
       expect(result).toMatchObject({ status: 0 });
       expect(received).toEqual([
-        { method: "GET", url: "/health/ready", fileUploaded: false },
-        { method: "GET", url: "/health/ready", fileUploaded: false },
-        { method: "GET", url: "/health/ready", fileUploaded: false },
+        { method: "GET", url: READY, fileUploaded: false },
+        { method: "GET", url: READY, fileUploaded: false },
+        { method: "GET", url: READY, fileUploaded: false },
         { method: "POST", url: "/predict", fileUploaded: true },
       ]);
-      expect(result.stdout).toContain("/health/ready: 503 (try 1 of 5)");
+      expect(result.stdout).toContain(`${READY}: 400 (try 1 of 5)`);
       expect(result.stdout).toContain("classified as ship (confidence 0.91) by pyramidnet");
     },
     RUN_TIMEOUT_MS,
@@ -108,8 +110,8 @@ describe("smoke.sh", () => {
       standIn.notReadyFor = Number.POSITIVE_INFINITY;
       const result = await smoke({ SMOKE_ATTEMPTS: "4" });
       expect(result.status).toBe(1);
-      expect(received.map((r) => r.url)).toEqual(Array(4).fill("/health/ready"));
-      expect(result.stderr).toContain("/health/ready did not answer 200 after 4 tries");
+      expect(received.map((r) => r.url)).toEqual(Array(4).fill(READY));
+      expect(result.stderr).toContain(`${READY} did not answer 200 after 4 tries`);
     },
     RUN_TIMEOUT_MS,
   );
@@ -143,8 +145,21 @@ describe("smoke.sh", () => {
     async () => {
       const result = await smoke({ SMOKE_BASE_URL: "http://127.0.0.1:9", SMOKE_ATTEMPTS: "2" });
       expect(result.status).toBe(1);
-      expect(result.stdout).toContain("/health/ready: 000 (try 2 of 2)");
+      expect(result.stdout).toContain(`${READY}: 000 (try 2 of 2)`);
       expect(received).toEqual([]);
+    },
+    RUN_TIMEOUT_MS,
+  );
+
+  it(
+    "refuses, before sending anything, a readiness path the manifest's Ingress does not route",
+    async () => {
+      // Without SMOKE_BASE_URL the URL comes from the manifest (http://pyramidnet.localhost for development).
+      const env = cluster.env({ SMOKE_READY_PATH: "/health/ready", SMOKE_ATTEMPTS: "1" });
+      const result = await runScript("smoke.sh", env);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain(`the Ingress in ${cluster.manifest} does not route /health/ready`);
+      expect(result.stdout).not.toContain("try 1");
     },
     RUN_TIMEOUT_MS,
   );

@@ -6,7 +6,8 @@
  *
  *   images <manifest>                    every container image, one per line, sorted, without repeats
  *   deployments <manifest>               "<namespace> <name>" of each Deployment, one per line
- *   ingress-url <manifest>               https://<host> (http:// when its TLS does not cover the host)
+ *   ingress-url <manifest> [path ...]    https://<host> (http:// when its TLS does not cover the host); refuses
+ *                                        a path the Ingress does not route (its controller would answer 404)
  *   split <manifest> <namespaces> <rest> writes the Namespaces and everything else to two files; prints the
  *                                        Namespaces' names
  *
@@ -21,7 +22,10 @@ interface KubeObject {
   readonly kind?: string;
   readonly metadata?: { readonly name?: string; readonly namespace?: string };
   readonly spec?: {
-    readonly rules?: ReadonlyArray<{ readonly host?: string }>;
+    readonly rules?: ReadonlyArray<{
+      readonly host?: string;
+      readonly http?: { readonly paths?: ReadonlyArray<{ readonly path?: string; readonly pathType?: string }> };
+    }>;
     readonly tls?: ReadonlyArray<{ readonly hosts?: readonly string[] }>;
   };
 }
@@ -65,6 +69,23 @@ export function objectsOfKind(text: string, kind: string): Array<{ namespace: st
     .map((d) => ({ namespace: d.object.metadata?.namespace ?? "default", name: d.object.metadata?.name ?? "" }));
 }
 
+/** Whether an Ingress path rule matches a request path, as the Kubernetes Ingress API defines Exact and Prefix. */
+function pathMatches(rule: { path?: string; pathType?: string }, requestPath: string): boolean {
+  const path = rule.path ?? "/";
+  if (rule.pathType === "Exact") return requestPath === path;
+  // Prefix matches whole path elements: /v2 matches /v2 and /v2/health/ready, not /v2x.
+  const prefix = path.replace(/\/+$/, "");
+  return prefix === "" || requestPath === prefix || requestPath.startsWith(`${prefix}/`);
+}
+
+/** The request paths, of those given, that no Ingress rule of the file routes. */
+export function unroutedPaths(text: string, requestPaths: readonly string[]): string[] {
+  const rules = parseManifest(text)
+    .filter((d) => d.object.kind === "Ingress")
+    .flatMap((d) => (d.object.spec?.rules ?? []).flatMap((r) => r.http?.paths ?? []));
+  return requestPaths.filter((requestPath) => !rules.some((rule) => pathMatches(rule, requestPath)));
+}
+
 /** The URL of the file's one Ingress host: https when a TLS entry lists the host. */
 export function ingressUrl(text: string): string {
   const ingresses = parseManifest(text).filter((d) => d.object.kind === "Ingress");
@@ -97,8 +118,11 @@ function main(argv: readonly string[]): void {
       return print(imagesOf(text));
     case "deployments":
       return print(objectsOfKind(text, "Deployment").map((d) => `${d.namespace} ${d.name}`));
-    case "ingress-url":
+    case "ingress-url": {
+      const unrouted = unroutedPaths(text, rest);
+      if (unrouted.length > 0) throw new Error(`the Ingress in ${file} does not route ${unrouted.join(", ")}`);
       return print([ingressUrl(text)]);
+    }
     case "split": {
       const [namespacesFile, restFile] = rest;
       if (restFile === undefined) throw new Error("usage: manifest.ts split <manifest> <namespaces out> <rest out>");

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Smoke-tests a deployed environment through its Ingress: waits until /health/ready answers 200, then classifies
-# one committed fixture image and checks the label. Every wait is bounded in count and in time.
+# Smoke-tests a deployed environment through its Ingress: waits until the readiness endpoint answers 200, then
+# classifies one committed fixture image and checks the label. Every wait is bounded in count and in time.
+#
+# Readiness is asked at /v2/health/ready (the Open Inference Protocol's, the same readiness as /health/ready):
+# the Ingress routes only the public paths, so /health/* and /metrics answer the controller's 404 from outside.
 #
 #   npm run deploy:smoke            (after npm run deploy:apply)
 #
 #   SMOKE_BASE_URL       where to send the requests (default: the Ingress host of $MANIFEST, https when its TLS
 #                        covers the host)
+#   SMOKE_READY_PATH     the readiness endpoint (default /v2/health/ready)
 #   SMOKE_IMAGE          the image to classify (default: __tests__/fixtures/cifar10/ship/0001.jpg)
 #   SMOKE_LABEL          the label it must get (default: the image's folder name, the CIFAR-10 class)
 #   SMOKE_ATTEMPTS       how many times to try each request (default 30)
@@ -17,6 +21,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/image-ref.sh"
 cd "$REPO_ROOT"
 
+ready_path=${SMOKE_READY_PATH:-/v2/health/ready}
 image=${SMOKE_IMAGE:-__tests__/fixtures/cifar10/ship/0001.jpg}
 label=${SMOKE_LABEL:-$(basename "$(dirname "$image")")}
 attempts=${SMOKE_ATTEMPTS:-30}
@@ -28,7 +33,7 @@ if [ -n "${SMOKE_BASE_URL:-}" ]; then
   base_url=${SMOKE_BASE_URL%/}
 else
   [ -f "$MANIFEST" ] || { echo "smoke: $MANIFEST is missing; set SMOKE_BASE_URL or run npm run deploy:synth" >&2; exit 1; }
-  base_url=$(node --require ts-node/register/transpile-only scripts/image/manifest.ts ingress-url "$MANIFEST")
+  base_url=$(node --require ts-node/register/transpile-only scripts/image/manifest.ts ingress-url "$MANIFEST" "$ready_path" /predict)
 fi
 
 body="$(mktemp)"
@@ -53,7 +58,7 @@ until_ok() {
   return 1
 }
 
-until_ok "GET $base_url/health/ready" "$base_url/health/ready"
+until_ok "GET $base_url$ready_path" "$base_url$ready_path"
 until_ok "POST $base_url/predict ($image)" -F "file=@$image" "$base_url/predict"
 # shellcheck disable=SC2016 # JavaScript, not shell
 node -e '
