@@ -77,15 +77,20 @@ export class FakeCluster {
     };
   }
 
-  /** Every kubectl call so far, as its argument list. */
-  calls(): string[][] {
-    const file = path.join(this.root, "calls.jsonl");
+  /** The records the fake appended to one of its JSON-lines logs, oldest first. */
+  private jsonLines<T>(name: string): T[] {
+    const file = path.join(this.root, name);
     if (!fs.existsSync(file)) return [];
     return fs
       .readFileSync(file, "utf8")
       .trim()
       .split("\n")
-      .map((line) => JSON.parse(line) as string[]);
+      .map((line) => JSON.parse(line) as T);
+  }
+
+  /** Every kubectl call so far, as its argument list. */
+  calls(): string[][] {
+    return this.jsonLines<string[]>("calls.jsonl");
   }
 
   /** The calls with a given verb (apply, rollout, get, ...), flags included. */
@@ -95,13 +100,7 @@ export class FakeCluster {
 
   /** Each apply: whether it was a dry run, and the objects in the file, as Kind/name. */
   applies(): Array<{ dryRun: boolean; objects: string[] }> {
-    const file = path.join(this.root, "applied.jsonl");
-    if (!fs.existsSync(file)) return [];
-    return fs
-      .readFileSync(file, "utf8")
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line) as { dryRun: boolean; objects: string[] });
+    return this.jsonLines<{ dryRun: boolean; objects: string[] }>("applied.jsonl");
   }
 
   /** Starts the fake cluster with these namespaces already there. */
