@@ -61,11 +61,11 @@ kubectl diff --server-side --field-manager=pyramidnet-deploy -f "$objects_file" 
 if [ "${#dry_run[@]}" -eq 0 ]; then
   deployments=$(manifest_tool deployments "$MANIFEST")
   : >"$REVISIONS_FILE"
-  while read -r namespace name; do
+  while read -r namespace name <&3; do
     [ -n "$name" ] || continue
     revision=$(deployment_revision "$namespace" "$name")
     echo "$namespace $name ${revision:--}" >>"$REVISIONS_FILE"
-  done <<<"$deployments"
+  done 3<<<"$deployments"
 fi
 apply "${dry_run[@]}" -f "$objects_file"
 if [ "${#dry_run[@]}" -gt 0 ]; then
