@@ -160,6 +160,8 @@ def new_model(args: argparse.Namespace) -> nn.Module:
 class WeightAverage:
     """A running mean of a model's parameters; batch-norm statistics are recomputed for it at the end."""
 
+    key = "average"  # its state's and its result's names in the checkpoint
+
     def __init__(self, model: nn.Module) -> None:
         self.sum = {n: torch.zeros_like(p, dtype=torch.float64) for n, p in model.named_parameters()}
         self.count = 0
@@ -181,10 +183,18 @@ class WeightAverage:
         averaged = {n: (total / self.count).float() for n, total in self.sum.items()}
         return with_own_bn_statistics(model, averaged, data, args, gen)
 
+    def describe(self) -> str:
+        return f"average of {self.count} epochs"
+
+    def summary(self) -> dict:
+        return {"epochsAveraged": self.count}
+
 
 class WeightEma:
     """An exponential moving average of a model's parameters, updated after every step (Polyak averaging with
     forgetting); like the SWA average, it gets batch-norm statistics of its own at the end."""
+
+    key = "ema"
 
     def __init__(self, model: nn.Module, decay: float) -> None:
         self.decay = decay
@@ -203,6 +213,12 @@ class WeightEma:
 
     def finish(self, model: nn.Module, data: "Data", args: argparse.Namespace, gen: torch.Generator) -> dict:
         return with_own_bn_statistics(model, self.shadow, data, args, gen)
+
+    def describe(self) -> str:
+        return f"moving average (decay {self.decay:g})"
+
+    def summary(self) -> dict:
+        return {"decay": self.decay}
 
 
 @torch.no_grad()
@@ -315,6 +331,9 @@ def run_stage(args: argparse.Namespace, number: int, data: Data) -> str:
     start_epoch, history, train_seconds, earlier_stages = 0, [], 0.0, []
     average = WeightAverage(model) if config.get("average_from") else None
     ema = WeightEma(model, config["ema_decay"]) if config.get("ema_decay") else None
+    if average and ema:
+        raise SystemExit(f"stage {number} both averages its weights from epoch {config['average_from']} and keeps "
+                         "a moving average of them; a stage hands on one of the two, so set only one")
     if os.path.exists(ckpt_path) and not args.bench:
         state = torch.load(ckpt_path)
         if state["config"] != config:
@@ -411,26 +430,18 @@ def run_stage(args: argparse.Namespace, number: int, data: Data) -> str:
             "mean": data.mean.tolist(),
             "std": data.std.tolist(),
         }
-        if ema:
-            state.update(iterate=model.state_dict(), ema=ema.state_dict())
+        averager = ema or average
+        if averager:
+            # What the stage hands on at its end (and export ships) is the average, never the last iterate, whose
+            # test accuracy is in the log for the record only.
+            state.update({"iterate": model.state_dict(), averager.key: averager.state_dict()})
             if epoch + 1 == config["epochs"]:
-                # What the stage hands on and export ships: the moving average, never the last iterate (whose test
-                # accuracy is in the log, for the record only).
-                state["model"] = ema.finish(model, data, args, gen)
-                _, ema_acc = evaluate_weights(args, state["model"], data)
-                print(f"stage {number}: moving average (decay {ema.decay:g}): test {ema_acc:.4f}", flush=True)
-                state["ema_result"] = {"decay": ema.decay, "test_acc": round(ema_acc, 4)}
-                with open(log_path, "a") as f:
-                    f.write(json.dumps(state["ema_result"]) + "\n")
-        if average:
-            state.update(iterate=model.state_dict(), average=average.state_dict())
-            if epoch + 1 == config["epochs"]:
-                state["model"] = average.finish(model, data, args, gen)
+                state["model"] = averager.finish(model, data, args, gen)
                 _, averaged_acc = evaluate_weights(args, state["model"], data)
-                print(f"stage {number}: average of {average.count} epochs: test {averaged_acc:.4f}", flush=True)
-                state["average_result"] = {"epochsAveraged": average.count, "test_acc": round(averaged_acc, 4)}
+                print(f"stage {number}: {averager.describe()}: test {averaged_acc:.4f}", flush=True)
+                state[f"{averager.key}_result"] = {**averager.summary(), "test_acc": round(averaged_acc, 4)}
                 with open(log_path, "a") as f:
-                    f.write(json.dumps(state["average_result"]) + "\n")
+                    f.write(json.dumps(state[f"{averager.key}_result"]) + "\n")
         torch.save(state, ckpt_path + ".tmp")
         os.replace(ckpt_path + ".tmp", ckpt_path)
         if epoch + 1 == args.stop_after_epoch:
