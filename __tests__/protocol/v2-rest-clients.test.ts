@@ -5,6 +5,7 @@
  * loopback socket with the client side written from the documented format (binary-client.ts).
  */
 import zlib from "node:zlib";
+import fc from "fast-check";
 import type { ModelCard } from "../../service/model/card";
 import type { OnnxModel } from "../../service/model/onnx-model";
 import { CARD_PATH, buildService, loadGolden, loadModelCard, loadRealModel, type Golden } from "../service/helpers";
@@ -180,6 +181,19 @@ describe("Binary tensor data extension: requests", () => {
     expect(jsonOf(viaBinary).outputs[0].shape).toEqual([3, CLASSES]);
   });
 
+  it("the documented example's framing: Content-Type application/octet-stream, model_name in the JSON", async () => {
+    const expected = await jsonAnswer(5, 7);
+    const { body, headerLength } = encodeRequest({ inputs: [fp32Binary(5, 7)], outputs: [{ name: "logits", parameters: { binary_data: true } }] });
+    const withModelName = Buffer.concat([Buffer.from(`{"model_name":"${card.name}",`), body.subarray(1)]);
+    const reply = await post(port, inferPath(), withModelName, {
+      "Content-Type": "application/octet-stream",
+      [HEADER_LENGTH]: String(headerLength + withModelName.length - body.length),
+    });
+    expect(reply.status).toBe(200);
+    const { outputs } = decodeResponse(decoded(reply), reply.headers[HEADER_LENGTH.toLowerCase()] as string);
+    expect(fp32Values(outputs[0].binary as Buffer)).toEqual(expected.get("logits"));
+  });
+
   it("accepts the header with JSON-only inputs (the JSON is the whole body)", async () => {
     const expected = await jsonAnswer(4, 5);
     const reply = await sendBinary({ inputs: [fp32Json(4, 5)] });
@@ -350,6 +364,52 @@ describe("Binary tensor data extension: sizes that lie (400, a clear message)", 
     const reply = await sendBinary({ inputs: [input] }, {}, smallPort);
     expectError(reply, 413);
     expect(reply.headers.connection).toBe("close");
+  });
+});
+
+describe("Binary framing, fuzzed", () => {
+  const SEED = Number(process.env.FUZZ_SEED ?? 20261202);
+  const RUNS = 120;
+
+  it(`random header lengths, binary sizes and trailing bytes: only 200 or 400, always in the protocol's shape (seed ${SEED}, ${RUNS} runs)`, async () => {
+    const statuses = new Map<number, number>();
+    const tensor = fp32Tensor(golden.inputs.subarray(0, ITEM));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          headerDelta: fc.oneof({ arbitrary: fc.constant(0), weight: 3 }, fc.integer({ min: -40, max: 40 })),
+          sizeDelta: fc.oneof({ arbitrary: fc.constant(0), weight: 3 }, fc.integer({ min: -8, max: 8 })),
+          kept: fc.oneof({ arbitrary: fc.constant(ITEM * 4), weight: 3 }, fc.nat({ max: ITEM * 4 })),
+          trailing: fc.uint8Array({ maxLength: 6 }),
+          binaryOutput: fc.boolean(),
+          coding: fc.constantFrom("identity", "gzip", "deflate"),
+        }),
+        async (c) => {
+          const json = Buffer.from(
+            JSON.stringify({
+              parameters: { binary_data_output: c.binaryOutput },
+              inputs: [{ name: "input", datatype: "FP32", shape: [1, 3, 32, 32], parameters: { binary_data_size: ITEM * 4 + c.sizeDelta } }],
+            }),
+          );
+          const body = Buffer.concat([json, tensor.subarray(0, c.kept), c.trailing]);
+          const sent = c.coding === "gzip" ? zlib.gzipSync(body) : c.coding === "deflate" ? zlib.deflateSync(body) : body;
+          const reply = await post(port, inferPath(), sent, { [HEADER_LENGTH]: String(json.length + c.headerDelta), "Content-Encoding": c.coding });
+          statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
+          const exact = c.headerDelta === 0 && c.sizeDelta === 0 && c.kept === ITEM * 4 && c.trailing.length === 0;
+          if (exact) {
+            expect(reply.status).toBe(200);
+            const { outputs } = decodeResponse(decoded(reply), reply.headers[HEADER_LENGTH.toLowerCase()] as string | undefined);
+            expect(outputs.map((o) => o.name)).toEqual(["logits", "probabilities"]);
+          } else {
+            expectError(reply, 400);
+          }
+        },
+      ),
+      { seed: SEED, numRuns: RUNS },
+    );
+    console.log(`binary framing fuzz (seed ${SEED}): statuses ${JSON.stringify(Object.fromEntries(statuses))}`);
+    expect(statuses.get(200)).toBeGreaterThan(0);
+    expect(statuses.get(400)).toBeGreaterThan(0);
   });
 });
 
