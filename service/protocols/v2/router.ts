@@ -6,10 +6,12 @@
 import { Router, type ErrorRequestHandler, type RequestHandler } from "express";
 import type { RouteContext, RouteModule } from "../../http/route-context";
 import { methodNotAllowed } from "../../http/errors";
+import { sendCompressible } from "../../http/response-coding";
 import { classifyOptions, noStore } from "../../http/handlers";
 import { PipelineError } from "../../pipeline/errors";
 import { notFoundV2, unknownModel, v2ErrorHandler } from "./errors";
-import { jsonBody } from "./json-body";
+import { binaryOutputNames, encodeInferenceResponse } from "./binary-response";
+import { inferenceBody } from "./infer-body";
 import { modelMetadata, serverMetadata } from "./metadata";
 import { v2OpenApi } from "./openapi";
 import { parseInferenceRequest } from "./request";
@@ -58,8 +60,8 @@ function v2Router({ pipeline, config, lifecycle, logger, predictionGuards }: Rou
 
     router
       .route(`${base}/infer`)
-      .post(resolveModel, ...predictionGuards, jsonBody(config.maxRequestSize), async (req, res) => {
-        const request = parseInferenceRequest(req.body, model, { maxImages: config.maxBatchFiles });
+      .post(resolveModel, ...predictionGuards, inferenceBody(config.maxRequestSize), async (req, res) => {
+        const request = parseInferenceRequest(req.body, model, { maxImages: config.maxBatchFiles }, res.locals.rawInputs);
         const options = classifyOptions(res, model.labels.length, config.predictionTimeoutMs);
         let results: InferenceResults;
         if (request.input.kind === "tensor") {
@@ -76,7 +78,9 @@ function v2Router({ pipeline, config, lifecycle, logger, predictionGuards }: Rou
           };
         }
         // Without an id of its own, the request is answered under its X-Request-Id, which the logs carry too.
-        res.json(buildInferenceResponse(model, request.id ?? res.locals.requestId, request.outputs, results));
+        const response = buildInferenceResponse(model, request.id ?? res.locals.requestId, request.outputs, results);
+        const { body, headers } = encodeInferenceResponse(response, binaryOutputNames(req.body, request.outputs));
+        await sendCompressible(req, res, body, headers);
       })
       .all(methodNotAllowed(["POST"]));
   }
