@@ -126,6 +126,8 @@ describe("Server metadata: GET /v2", () => {
     expect(res.body.version.length).toBeGreaterThan(0);
     for (const extension of res.body.extensions) expect(typeof extension).toBe("string");
     expect(res.body.extensions).toContain("image_bytes_input");
+    // Exactly the extensions this server implements, and nothing more.
+    expect([...res.body.extensions].sort()).toEqual(["binary_tensor_data", "image_bytes_input"]);
   });
 });
 
@@ -316,7 +318,10 @@ describe("Inference errors: HTTP error status and {\"error\": <message>}", () =>
     ["outputs that is not an array", () => ({ inputs: [validInput()], outputs: { name: "logits" } })],
     ["an output name the model does not have", () => ({ inputs: [validInput()], outputs: [{ name: "features" }] })],
     ["the same output twice", () => ({ inputs: [validInput()], outputs: [{ name: PROBABILITIES }, { name: PROBABILITIES }] })],
-    ["a request for binary outputs (not supported)", () => ({ inputs: [validInput()], parameters: { binary_data_output: true } })],
+    // Binary outputs are supported now (v2-binary.test.ts); a non-boolean switch for them is still refused.
+    ["binary_data_output that is not a boolean", () => ({ inputs: [validInput()], parameters: { binary_data_output: "yes" } })],
+    ["an output's binary_data that is not a boolean", () => ({ inputs: [validInput()], outputs: [{ name: PROBABILITIES, parameters: { binary_data: 1 } }] })],
+    ["the classification extension (not supported)", () => ({ inputs: [validInput()], outputs: [{ name: PROBABILITIES, parameters: { classification: 3 } }] })],
     ["BYTES that are not base64", () => ({ inputs: [{ ...imageInput([golden.images[0].bytes]), data: ["%%% not base64 %%%"] }] })],
     ["BYTES that are base64 but not an image", () => ({ inputs: [imageInput([Buffer.from("just some text, not an image at all")])] })],
     ["a BYTES element that is not a string", () => ({ inputs: [{ ...imageInput([golden.images[0].bytes]), data: [12] }] })],

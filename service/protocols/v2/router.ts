@@ -8,10 +8,12 @@ import { Router, type ErrorRequestHandler, type Request, type RequestHandler } f
 import type { RouteContext, RouteModule } from "../../http/route-context";
 import { methodNotAllowed } from "../../http/errors";
 import { announceVersion, classifyOptions, noStore, pipelineOf } from "../../http/handlers";
+import { sendCompressible } from "../../http/response-coding";
 import type { InferencePipeline } from "../../pipeline/classifier";
 import { PipelineError } from "../../pipeline/errors";
+import { binaryOutputNames, encodeInferenceResponse } from "./binary-response";
 import { notFoundV2, unknownModel, v2ErrorHandler } from "./errors";
-import { jsonBody } from "./json-body";
+import { inferenceBody } from "./infer-body";
 import { modelMetadata, serverMetadata, type ModelMetadata } from "./metadata";
 import { v2OpenApi } from "./openapi";
 import { parseInferenceRequest } from "./request";
@@ -70,11 +72,11 @@ function v2Router({ models, config, lifecycle, logger, predictionGuards }: Route
 
     router
       .route(`${base}/infer`)
-      .post(resolveModel, ...predictionGuards, jsonBody(config.maxRequestSize), async (req, res) => {
+      .post(resolveModel, ...predictionGuards, inferenceBody(config.maxRequestSize), async (req, res) => {
         const pipeline = pipelineFor(req);
         const model = pipeline.model;
         announceVersion(res, pipeline);
-        const request = parseInferenceRequest(req.body, model, { maxImages: config.maxBatchFiles });
+        const request = parseInferenceRequest(req.body, model, { maxImages: config.maxBatchFiles }, res.locals.rawInputs);
         const options = classifyOptions(res, model.labels.length, config.predictionTimeoutMs);
         let results: InferenceResults;
         if (request.input.kind === "tensor") {
@@ -91,7 +93,9 @@ function v2Router({ models, config, lifecycle, logger, predictionGuards }: Route
           };
         }
         // Without an id of its own, the request is answered under its X-Request-Id, which the logs carry too.
-        res.json(buildInferenceResponse(model, request.id ?? res.locals.requestId, request.outputs, results));
+        const response = buildInferenceResponse(model, request.id ?? res.locals.requestId, request.outputs, results);
+        const { body, headers } = encodeInferenceResponse(response, binaryOutputNames(req.body, request.outputs));
+        await sendCompressible(req, res, body, headers);
       })
       .all(methodNotAllowed(["POST"]));
   }
