@@ -3,6 +3,7 @@ import type { Construct } from "constructs";
 import {
   AppNamespace,
   ClassifierIngress,
+  type ImageReference,
   InferenceService,
   ReleaseTracks,
   assertDnsLabel,
@@ -22,6 +23,12 @@ export interface PyramidNetChartProps {
   readonly spec: EnvironmentSpec;
   /** The image tag to deploy. */
   readonly imageTag: string;
+  /**
+   * The image's digest; the Deployment then runs `repository:tag@digest`. It belongs to `imageTag`: a track whose
+   * release entry names its own tag runs that tag without it.
+   * @default - no digest: the tag alone identifies the image
+   */
+  readonly imageDigest?: string;
   /**
    * The environment's release entry (charts/releases.json): a stable track, and a canary with its weight.
    * @default - one track without a `track` label, serving the service's default model version
@@ -50,13 +57,27 @@ export function environmentNamespace(scope: Construct, spec: EnvironmentSpec): A
   });
 }
 
+/**
+ * The image a track runs: the tag its release entry names, else the deployed tag with its digest (the digest was
+ * taken of that tag's image, so it never goes with another tag).
+ */
+export function trackImage(
+  spec: EnvironmentSpec,
+  deployed: { readonly imageTag: string; readonly imageDigest?: string },
+  releaseTag: string | undefined,
+): ImageReference {
+  return releaseTag === undefined
+    ? { repository: spec.imageRepository, tag: deployed.imageTag, digest: deployed.imageDigest }
+    : { repository: spec.imageRepository, tag: releaseTag };
+}
+
 /** The classifier's props for an environment, as every chart form builds it. */
-export function classifierProps(environmentName: string, spec: EnvironmentSpec, imageTag: string): InferenceServiceProps {
+export function classifierProps(environmentName: string, spec: EnvironmentSpec, image: ImageReference): InferenceServiceProps {
   return {
     namespace: spec.namespace,
     name: APP_NAME,
     instance: `${APP_NAME}-${environmentName}`,
-    image: { repository: spec.imageRepository, tag: imageTag },
+    image,
     imagePullPolicy: spec.imagePullPolicy,
     resources: spec.resources,
     autoscaling: spec.autoscaling,
@@ -95,7 +116,7 @@ export class PyramidNetChart extends Chart {
     assertEnvironment(props.environmentName, spec);
     this.namespaceName = spec.namespace;
     const namespace = environmentNamespace(this, spec);
-    const service = classifierProps(props.environmentName, spec, release?.stable.imageTag ?? props.imageTag);
+    const service = classifierProps(props.environmentName, spec, trackImage(spec, props, release?.stable.imageTag));
 
     if (release === undefined) {
       this.classifier = new InferenceService(this, "Classifier", service);
@@ -113,7 +134,7 @@ export class PyramidNetChart extends Chart {
         stable: { modelVersion: release.stable.modelVersion },
         canary: canary && {
           modelVersion: canary.modelVersion,
-          image: canary.imageTag === undefined ? undefined : { repository: spec.imageRepository, tag: canary.imageTag },
+          image: canary.imageTag === undefined ? undefined : trackImage(spec, props, canary.imageTag),
           weight: canary.weight,
         },
         ingress: ingressProps(spec),

@@ -2,7 +2,7 @@ import { Chart } from "cdk8s";
 import type { Construct } from "constructs";
 import { CANARY_ROLLOUT_DEFAULTS, CanaryRollout, ClassifierIngress, InferenceService } from "../infra";
 import type { EnvironmentSpec } from "./environments";
-import { assertEnvironment, classifierProps, environmentNamespace, ingressProps } from "./pyramidnet-chart";
+import { assertEnvironment, classifierProps, environmentNamespace, ingressProps, trackImage } from "./pyramidnet-chart";
 import type { EnvironmentRelease } from "./release-table";
 
 export interface PyramidNetRolloutChartProps {
@@ -11,6 +11,11 @@ export interface PyramidNetRolloutChartProps {
   readonly spec: EnvironmentSpec;
   /** The image tag to deploy when the release entry names none. */
   readonly imageTag: string;
+  /**
+   * That tag's digest (see PyramidNetChartProps).
+   * @default - no digest
+   */
+  readonly imageDigest?: string;
   /** The environment's release entry: the Rollout rolls out its canary (or, without one, its stable track). */
   readonly release: EnvironmentRelease;
 }
@@ -41,8 +46,8 @@ export class PyramidNetRolloutChart extends Chart {
     assertEnvironment(props.environmentName, spec);
     const namespace = environmentNamespace(this, spec);
     const target = release.canary ?? release.stable;
-    const imageTag = target.imageTag ?? release.stable.imageTag ?? props.imageTag;
-    this.classifier = new InferenceService(this, "Classifier", classifierProps(props.environmentName, spec, imageTag));
+    const image = trackImage(spec, props, target.imageTag ?? release.stable.imageTag);
+    this.classifier = new InferenceService(this, "Classifier", classifierProps(props.environmentName, spec, image));
     const ingressName = this.classifier.objectName;
     this.rollout = new CanaryRollout(this, "Rollout", {
       service: this.classifier,

@@ -6,15 +6,22 @@ import { createHash } from "node:crypto";
 import { CONFIG_SCHEMA, renderEnvironment, type ConfigOverrides } from "./service-contract";
 
 /**
- * The variable that selects the model version a pod serves.
- * MERGE(issue 21): the service side adds it to its schema; then this becomes `CONFIG_SCHEMA.modelVersion.name`
- * (one line), and loadConfig validates it like every other variable.
+ * The config a track needs to serve exactly one model version: that version as the default, and a version policy
+ * that loads it (`specific:<version>` unless the config already names a policy). The service's validator checks
+ * the pair, so a policy that does not load the version is refused at synth time.
  */
-export const MODEL_VERSION_VARIABLE = "CLASSIFIER_MODEL_VERSION";
-
-/** The ConfigMap data with the model version a track serves added (unchanged when it is undefined). */
-export function withModelVersion(data: Readonly<Record<string, string>>, modelVersion: string | undefined): Record<string, string> {
-  return modelVersion === undefined ? { ...data } : { ...data, [MODEL_VERSION_VARIABLE]: modelVersion };
+export function modelVersionConfig(modelVersion: string | undefined, overrides: ConfigOverrides): ConfigOverrides {
+  if (modelVersion === undefined) return overrides;
+  if (overrides.modelVersion !== undefined && overrides.modelVersion !== modelVersion) {
+    throw new Error(
+      `the model version is set twice: modelVersion ${modelVersion} and ${CONFIG_SCHEMA.modelVersion.name}=${overrides.modelVersion}`,
+    );
+  }
+  return {
+    ...overrides,
+    modelVersion,
+    modelVersionPolicy: overrides.modelVersionPolicy ?? { kind: "specific", versions: [modelVersion] },
+  };
 }
 
 /**

@@ -81,8 +81,9 @@ export interface InferenceServiceProps {
    */
   readonly track?: ReleaseTrack;
   /**
-   * The model version the pods serve, rendered into the ConfigMap as CLASSIFIER_MODEL_VERSION.
-   * @default - not set: the service serves its own default version
+   * The one model version the pods serve: CLASSIFIER_MODEL_VERSION in the ConfigMap, and
+   * CLASSIFIER_MODEL_VERSION_POLICY `specific:<version>` unless `config` names a policy.
+   * @default - the service's defaults (config.modelVersion and config.modelVersionPolicy, if set)
    */
   readonly modelVersion?: string;
   /** The image to run; the tag also becomes the app.kubernetes.io/version label. */

@@ -2,7 +2,7 @@ import { k8s } from "cdk8s-plus-28";
 import { Construct } from "constructs";
 import { InferenceAutoscaler } from "./autoscaling";
 import { TRACK_LABEL, type ReleaseTrack } from "./canary-analysis";
-import { configChecksum, renderConfigData, withModelVersion } from "./config-map";
+import { configChecksum, modelVersionConfig, renderConfigData } from "./config-map";
 import { resolveResources, threadsForCpuLimit } from "./container-resources";
 import { renderImage } from "./image";
 import { INFERENCE_SERVICE_DEFAULTS, type InferenceServiceProps, type ServiceType } from "./inference-service-props";
@@ -61,7 +61,6 @@ export class InferenceService extends Construct implements HttpBackend {
     assertDnsLabel(props.namespace, "namespace");
     assertDnsLabel(name, "name");
     assertLabelValue(instance, "instance");
-    if (props.modelVersion !== undefined) assertLabelValue(props.modelVersion, "modelVersion");
     this.namespace = props.namespace;
     this.name = name;
     this.track = props.track;
@@ -86,7 +85,7 @@ export class InferenceService extends Construct implements HttpBackend {
     const metadata = (objectName: string) => ({ name: objectName, namespace: props.namespace, labels: { ...this.labels } });
 
     const resources = resolveResources(props.resources);
-    this.configData = withModelVersion(renderConfigData(props.config ?? {}, threadsForCpuLimit(resources.cpu)), props.modelVersion);
+    this.configData = renderConfigData(modelVersionConfig(props.modelVersion, props.config ?? {}), threadsForCpuLimit(resources.cpu));
     this.config = loadConfig(this.configData);
     this.maxRequestBytes = this.config.maxRequestSize;
 

@@ -17,11 +17,12 @@ import {
   successConditions,
   type CanaryThresholds,
 } from "./canary-analysis";
-import { MODEL_VERSION_VARIABLE } from "./config-map";
+import { modelVersionConfig } from "./config-map";
 import type { InferenceService } from "./inference-service";
 import type { HttpBackend } from "./ingress";
 import { INGRESS_CANARY_DEFAULTS } from "./ingress";
-import { LABEL, assertLabelValue } from "./labels";
+import { LABEL } from "./labels";
+import { CONFIG_SCHEMA, renderEnvironment } from "./service-contract";
 import { assertInteger } from "./validation";
 
 export const ROLLOUT_API_VERSION = "argoproj.io/v1alpha1";
@@ -36,8 +37,9 @@ export interface CanaryRolloutProps {
   /** Name of the main Ingress, which must route to `stableBackend`; the controller clones it into a canary Ingress. */
   readonly stableIngressName: string;
   /**
-   * The model version the Rollout rolls out. It is set in the pod template (not the ConfigMap), so every
-   * ReplicaSet keeps the version it was created with while the other one runs.
+   * The model version the Rollout rolls out. It is set in the pod template (CLASSIFIER_MODEL_VERSION and a
+   * `specific:<version>` policy, over the ConfigMap's values), so every ReplicaSet keeps the version it was created
+   * with while the other one runs.
    */
   readonly modelVersion: string;
   /**
@@ -102,7 +104,8 @@ export class CanaryRollout extends Construct {
     super(scope, id);
     const service = props.service;
     if (service.track !== undefined) throw new Error("a Rollout manages both tracks itself: give it an InferenceService without a track");
-    assertLabelValue(props.modelVersion, "modelVersion");
+    // Validated by the service's own schema, like the ConfigMap.
+    const versionEnv = pinnedVersionEnv(props.modelVersion);
     const weights = props.weights ?? CANARY_ROLLOUT_DEFAULTS.weights;
     assertWeights(weights);
     const pause = props.pauseDuration ?? CANARY_ROLLOUT_DEFAULTS.pauseDuration;
@@ -200,13 +203,24 @@ export class CanaryRollout extends Construct {
     // The hand-over: the Rollout runs the pods, so the Deployment keeps none; the HPA scales the Rollout.
     service.deployment.addJsonPatch(
       JsonPatch.add("/spec/replicas", 0),
-      JsonPatch.add("/spec/template/spec/containers/0/env", [{ name: MODEL_VERSION_VARIABLE, value: props.modelVersion }]),
+      JsonPatch.add("/spec/template/spec/containers/0/env", versionEnv),
     );
     service.autoscaler?.apiObject.addJsonPatch(
       JsonPatch.replace("/spec/scaleTargetRef", { apiVersion: ROLLOUT_API_VERSION, kind: "Rollout", name }),
     );
     service.serviceMonitor.apiObject.addJsonPatch(JsonPatch.add("/spec/podTargetLabels", [TRACK_LABEL]));
   }
+}
+
+/** The container env that pins one model version (it overrides the ConfigMap's defaults). */
+function pinnedVersionEnv(modelVersion: string): Array<{ name: string; value: string }> {
+  let env: Record<string, string>;
+  try {
+    env = renderEnvironment(modelVersionConfig(modelVersion, {}));
+  } catch (error) {
+    throw new Error(`modelVersion rejected by the service's validator: ${(error as Error).message}`);
+  }
+  return [CONFIG_SCHEMA.modelVersion.name, CONFIG_SCHEMA.modelVersionPolicy.name].map((name) => ({ name, value: env[name] }));
 }
 
 function assertWeights(weights: readonly number[]): void {

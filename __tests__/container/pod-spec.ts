@@ -55,16 +55,24 @@ interface PodSpec {
 
 /**
  * The one Deployment's single container in a manifest file, as the kubelet would run it. In a file that runs release
- * tracks (one Deployment per `track` label), the Deployment of the given track.
+ * tracks (one Deployment per `track` label), the Deployment whose pods serve `modelVersion` (CLASSIFIER_MODEL_VERSION):
+ * the canary while a release is in progress, the stable track once it is promoted.
  */
-export function readPodRuntime(manifestFile: string, track = "stable"): PodRuntime {
+export function readPodRuntime(manifestFile: string, modelVersion?: string): PodRuntime {
   const objects = YAML.parseAllDocuments(fs.readFileSync(manifestFile, "utf8"))
     .map((doc) => doc.toJS() as K8sObject | null)
     .filter((o): o is K8sObject => o !== null);
   const all = objects.filter((o) => o.kind === "Deployment");
-  const deployments = all.some((o) => o.metadata.labels?.track !== undefined) ? all.filter((o) => o.metadata.labels?.track === track) : all;
-  if (deployments.length !== 1) throw new Error(`${manifestFile}: expected one Deployment, found ${deployments.length}`);
-  const deployment = deployments[0];
+  const tracked = all.some((o) => o.metadata.labels?.track !== undefined);
+  const runtimes = all.map((deployment) => podRuntimeOf(manifestFile, objects, deployment));
+  const chosen = tracked && modelVersion !== undefined ? runtimes.filter((r) => r.env.CLASSIFIER_MODEL_VERSION === modelVersion) : runtimes;
+  if (chosen.length !== 1) {
+    throw new Error(`${manifestFile}: expected one Deployment${tracked ? ` serving model ${modelVersion}` : ""}, found ${chosen.length}`);
+  }
+  return chosen[0];
+}
+
+function podRuntimeOf(manifestFile: string, objects: readonly K8sObject[], deployment: K8sObject): PodRuntime {
   const pod = (deployment.spec as { template: { spec: PodSpec } }).template.spec;
   if (pod.containers.length !== 1) throw new Error(`${manifestFile}: expected one container, found ${pod.containers.length}`);
   const [container] = pod.containers;

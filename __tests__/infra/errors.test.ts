@@ -242,7 +242,21 @@ const CASES: Record<string, readonly Case[]> = {
     ["canary minReplicas above maxReplicas", withCanary({ minReplicas: 5 }), "canary minReplicas (5) is above the autoscaling maxReplicas (4)"],
     ["canary minReplicas zero", withCanary({ minReplicas: 0 }), "canary minReplicas must be a positive integer, got 0"],
     ["canary header not a header name", withCanary({ header: "X Canary" }), 'canary header "X Canary" must be an HTTP header name (letters, digits, -)'],
-    ["a model version that is not a label value", withCanary({ modelVersion: "1.1.0 beta" }), 'modelVersion "1.1.0 beta" is not a valid label value (at most 63 characters, alphanumeric at both ends)'],
+    [
+      "a model version the service would refuse",
+      withCanary({ modelVersion: "1.1.0 beta" }),
+      /^config overrides rejected by the service's validator: Invalid configuration:\n {2}CLASSIFIER_MODEL_VERSION="1\.1\.0 beta": expected a version MAJOR\.MINOR\.PATCH/,
+    ],
+    [
+      "a version policy that does not load the track's version",
+      tracks({ service: { ...TEST_SERVICE_PROPS, config: { modelVersionPolicy: { kind: "specific", versions: ["1.0.0"] } } } }),
+      /CLASSIFIER_MODEL_VERSION="1\.1\.0": expected one of the versions CLASSIFIER_MODEL_VERSION_POLICY loads \(1\.0\.0\)/,
+    ],
+    [
+      "a model version set twice",
+      tracks({ service: { ...TEST_SERVICE_PROPS, config: { modelVersion: "1.1.0" } } }),
+      "the model version is set twice: modelVersion 1.0.0 and CLASSIFIER_MODEL_VERSION=1.1.0",
+    ],
   ],
   CanaryRollout: [
     [
@@ -256,6 +270,7 @@ const CASES: Record<string, readonly Case[]> = {
     ["a pause that is not a duration", rollout({ pauseDuration: "ten minutes" }), 'pauseDuration "ten minutes" is not a duration such as 30s, 10m or 1h'],
     ["an analysis interval that is not a duration", rollout({ analysisInterval: "1 m" }), 'analysisInterval "1 m" is not a duration such as 30s, 10m or 1h'],
     ["a negative failure limit", rollout({ failureLimit: -1 }), "failureLimit must be a non-negative integer, got -1"],
+    ["a model version the service would refuse", rollout({ modelVersion: "v2" }), /^modelVersion rejected by the service's validator: Invalid configuration:/],
   ],
   "release file": [
     ["not JSON", () => parseReleaseTable("{", RELEASES), /^releases\.json is not JSON: /],

@@ -1,8 +1,10 @@
 /** ReleaseTracks alone: one set of objects per track, selectors by track, and the ingress-nginx traffic split. */
 import { ReleaseTracks, type ReleaseTracksProps } from "../../infra";
 import { CONFIG_SCHEMA, loadConfig } from "../../infra/service-contract";
-import { MODEL_VERSION_VARIABLE } from "../../infra/config-map";
 import { TEST_SERVICE_PROPS, allOf, synthConstructs, type Manifest } from "./manifests";
+
+const VERSION = CONFIG_SCHEMA.modelVersion.name;
+const POLICY = CONFIG_SCHEMA.modelVersionPolicy.name;
 
 const PROPS: ReleaseTracksProps = {
   service: TEST_SERVICE_PROPS,
@@ -52,15 +54,22 @@ describe("a stable and a canary track", () => {
     }
   });
 
-  test("each track's ConfigMap names its model version, and the rest of its config validates", () => {
+  test("each track's ConfigMap serves its one model version (default and policy), and validates", () => {
     const stable = named(manifests, "ConfigMap", "pyramidnet-stable-config").data!;
     const canary = named(manifests, "ConfigMap", "pyramidnet-canary-config").data!;
-    expect(MODEL_VERSION_VARIABLE).toBe("CLASSIFIER_MODEL_VERSION");
-    expect(stable[MODEL_VERSION_VARIABLE]).toBe("1.0.0");
-    expect(canary[MODEL_VERSION_VARIABLE]).toBe("1.1.0");
-    expect(loadConfig(canary).port).toBe(CONFIG_SCHEMA.port.default);
-    const withoutVersion = (data: Record<string, string>) => Object.fromEntries(Object.entries(data).filter(([k]) => k !== MODEL_VERSION_VARIABLE));
+    expect([VERSION, POLICY]).toEqual(["CLASSIFIER_MODEL_VERSION", "CLASSIFIER_MODEL_VERSION_POLICY"]);
+    expect([stable[VERSION], stable[POLICY]]).toEqual(["1.0.0", "specific:1.0.0"]);
+    expect([canary[VERSION], canary[POLICY]]).toEqual(["1.1.0", "specific:1.1.0"]);
+    expect(loadConfig(canary).modelVersionPolicy).toEqual({ kind: "specific", versions: ["1.1.0"] });
+    const withoutVersion = (data: Record<string, string>) =>
+      Object.fromEntries(Object.entries(data).filter(([k]) => k !== VERSION && k !== POLICY));
     expect(withoutVersion(canary)).toEqual(withoutVersion(stable));
+  });
+
+  test("a version policy in the shared config is kept (it must load the track's version)", () => {
+    const all = synth({ service: { ...TEST_SERVICE_PROPS, config: { modelVersionPolicy: { kind: "all" } } } });
+    expect(named(all, "ConfigMap", "pyramidnet-canary-config").data![POLICY]).toBe("all");
+    expect(named(all, "ConfigMap", "pyramidnet-canary-config").data![VERSION]).toBe("1.1.0");
   });
 
   test("the canary runs the stable image unless it names its own", () => {
@@ -70,7 +79,7 @@ describe("a stable and a canary track", () => {
     expect(image(ownImage, "canary")).toBe("pyramidnet:1.1.0-rc1");
     expect(image(ownImage, "stable")).toBe("pyramidnet:1.0.0");
     // Same model version (the stable one's), another image: a server change tried on the same model.
-    expect(named(ownImage, "ConfigMap", "pyramidnet-canary-config").data![MODEL_VERSION_VARIABLE]).toBe("1.0.0");
+    expect(named(ownImage, "ConfigMap", "pyramidnet-canary-config").data![VERSION]).toBe("1.0.0");
   });
 
   test("the canary scales from min(stable min, 2) to the stable max by default, or from its own minReplicas", () => {

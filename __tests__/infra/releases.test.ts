@@ -4,7 +4,9 @@
  */
 import { rolloutWeights } from "../../charts/pyramidnet-rollout-chart";
 import { readReleaseTable } from "../../charts/release-table";
-import { MODEL_VERSION_VARIABLE } from "../../infra/config-map";
+import { CONFIG_SCHEMA } from "../../infra/service-contract";
+
+const MODEL_VERSION_VARIABLE = CONFIG_SCHEMA.modelVersion.name;
 import { allOf, releaseOf, specOf, synthEnvironment, synthRolloutEnvironment, type Manifest } from "./manifests";
 
 const release = releaseOf("production")!;
@@ -66,7 +68,10 @@ describe("production, Argo Rollouts form", () => {
       { setWeight: 50 },
     ]);
     const deployment = manifests.find((m) => m.kind === "Deployment")!;
-    expect(deployment.spec.template.spec.containers[0].env).toEqual([{ name: MODEL_VERSION_VARIABLE, value: "1.1.0" }]);
+    expect(deployment.spec.template.spec.containers[0].env).toEqual([
+      { name: MODEL_VERSION_VARIABLE, value: "1.1.0" },
+      { name: CONFIG_SCHEMA.modelVersionPolicy.name, value: "specific:1.1.0" },
+    ]);
   });
 
   test("the main Ingress routes to the stable Service the Rollout names", () => {

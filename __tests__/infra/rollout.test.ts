@@ -76,8 +76,12 @@ describe("defaults", () => {
   test("the hand-over: no Deployment pods, the HPA scales the Rollout, the version is pinned in the template", () => {
     const deployment = find(manifests, "Deployment");
     expect(deployment.spec.replicas).toBe(0);
-    expect(deployment.spec.template.spec.containers[0].env).toEqual([{ name: "CLASSIFIER_MODEL_VERSION", value: "1.1.0" }]);
-    expect(oneOf(manifests as unknown as Manifest[], "ConfigMap").data).not.toHaveProperty(["CLASSIFIER_MODEL_VERSION"]);
+    expect(deployment.spec.template.spec.containers[0].env).toEqual([
+      { name: "CLASSIFIER_MODEL_VERSION", value: "1.1.0" },
+      { name: "CLASSIFIER_MODEL_VERSION_POLICY", value: "specific:1.1.0" },
+    ]);
+    // The ConfigMap keeps the service's defaults; the template's env wins over envFrom.
+    expect(oneOf(manifests as unknown as Manifest[], "ConfigMap").data!.CLASSIFIER_MODEL_VERSION_POLICY).toBe("latest:1");
     expect(find(manifests, "HorizontalPodAutoscaler").spec.scaleTargetRef).toEqual({
       apiVersion: "argoproj.io/v1alpha1",
       kind: "Rollout",
