@@ -12,6 +12,7 @@ import {
   type ReleaseTable,
 } from "../../charts/release-table";
 import { ENVIRONMENTS } from "../../charts/environments";
+import { CONFIG_SCHEMA } from "../../infra/service-contract";
 
 const TABLE: ReleaseTable = {
   production: { stable: { modelVersion: "1.0.0" }, canary: { modelVersion: "1.1.0", weight: 10 } },
@@ -63,4 +64,15 @@ test("write then read gives the same table, as two-space JSON with a final newli
 test("the committed file is formatted as writeReleaseTable writes it (a promotion's diff is the change alone)", () => {
   const file = path.join(__dirname, "../../charts/releases.json");
   expect(fs.readFileSync(file, "utf8")).toBe(`${JSON.stringify(readReleaseTable(), null, 2)}\n`);
+});
+
+test("every model version a release entry names is in the model repository the image carries", () => {
+  const repository = path.join(__dirname, "../../models", CONFIG_SCHEMA.modelName.default);
+  for (const [environment, entry] of Object.entries(readReleaseTable())) {
+    for (const version of [entry.stable.modelVersion, entry.canary?.modelVersion].filter((v) => v !== undefined)) {
+      const card = path.join(repository, version, `${CONFIG_SCHEMA.modelName.default}.json`);
+      expect([environment, version, fs.existsSync(card)]).toEqual([environment, version, true]);
+      expect((JSON.parse(fs.readFileSync(card, "utf8")) as { version: string }).version).toBe(version);
+    }
+  }
 });
