@@ -20,7 +20,7 @@ import {
   type Stage,
 } from "./dockerfile";
 import { isExcluded, parseDockerignore } from "./dockerignore";
-import { expandContextSource } from "./runtime-image";
+import { expandContextSource } from "./build-context";
 
 const REPO = path.resolve(__dirname, "../..");
 const read = (file: string) => fs.readFileSync(path.join(REPO, file), "utf8");
@@ -96,8 +96,11 @@ describe("Dockerfile", () => {
     expect(run).toMatch(/\bnpm ci\b/);
     expect(run).toMatch(/prune-runtime-deps\.sh node_modules/);
     const copied = instructionsOf(depsStage as Stage, "COPY").flatMap((i) => copyOf(i).sources);
-    const skipFlag = /onnxruntime-node-install=skip/;
-    expect(skipFlag.test(run) || (copied.includes(".npmrc") && skipFlag.test(read(".npmrc")))).toBe(true);
+    // Either onnxruntime-node's own switch or npm's ignore-scripts, on the command line or in an active .npmrc line.
+    const skipFlag = /onnxruntime-node-install=skip|--ignore-scripts\b/;
+    const npmrcSettings = read(".npmrc").split("\n").filter((line) => !/^\s*[#;]/.test(line));
+    const npmrcSkips = npmrcSettings.some((line) => /^\s*(onnxruntime-node-install\s*=\s*skip|ignore-scripts\s*=\s*true)\s*$/.test(line));
+    expect(skipFlag.test(run) || (copied.includes(".npmrc") && npmrcSkips)).toBe(true);
     expect(copied).toEqual(expect.arrayContaining(["package.json", "package-lock.json", "scripts/image/prune-runtime-deps.sh"]));
   });
 
