@@ -337,9 +337,9 @@ describeWithEngine("the image, built and run by a real engine as the production 
     });
     expect(host.SecurityOpt).toEqual(["no-new-privileges:true"]);
     expect(Object.keys(host.Tmpfs ?? {})).toEqual(pod.emptyDirMounts);
-    // The engine applies its default seccomp profile to every container that names none.
+    // The engine applies its default seccomp profile to every container that names none ("builtin" since 23.0).
     const info = JSON.parse(docker.ok(["info", "--format", "{{json .SecurityOptions}}"])) as string[];
-    expect(info).toContain("name=seccomp,profile=default");
+    expect(info).toContainEqual(expect.stringMatching(/^name=seccomp,profile=(default|builtin)$/));
     table.check("memory limit (--memory)", String(pod.memoryLimitBytes), String(host.Memory));
     table.check("CPU limit (--cpus)", String(pod.cpuLimit), String(host.NanoCpus / 1e9));
   });
