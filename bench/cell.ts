@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { BenchImage, ImageSet } from "./images";
 import { runLoad, type LoadGenerator, type LoadResult } from "./load";
 import { machineBusySeconds, processCpuSeconds, processTree, type MemoryPeak } from "./processes";
-import { breakdown, scrapeMetrics, type StageBreakdown } from "./serverMetrics";
+import { breakdown, scrapeMetrics, type StageBreakdown } from "./server-metrics";
 import { startSystem, stopSystem, type RunContext, type SystemSpec } from "./systems";
 
 export interface CellSpec {

@@ -2,7 +2,7 @@
  * The benchmark's results as JSON (everything measured) and markdown (the tables README quotes).
  */
 import type { CellResult } from "./cell";
-import type { OrtLimitReport, OrtMeasurement } from "./ortLimit";
+import type { OrtLimitReport, OrtMeasurement } from "./ort-limit";
 
 export interface ImageSetInfo {
   readonly id: string;

@@ -18,7 +18,7 @@ import { cliOptions } from "../scripts/cli-options";
 import { runCell, type CellResult } from "./cell";
 import { loadCifarJpegs, meanBytes, photoSet, type ImageSet } from "./images";
 import { wrkAvailable, type LoadGenerator } from "./load";
-import type { OrtLimitReport } from "./ortLimit";
+import type { OrtLimitReport } from "./ort-limit";
 import { killAll, onInterrupt, spawnTracked } from "./processes";
 import { cellOf, renderMarkdown, type BenchResults, type Target } from "./report";
 import { oursSystem, PEER, type RunContext, type SystemSpec } from "./systems";
@@ -118,7 +118,7 @@ async function buildImageSets(repo: string, ids: readonly string[]): Promise<{ s
 }
 
 function runOrtLimit(repo: string, quick: boolean, jsonPath: string): Promise<OrtLimitReport> {
-  const args = [join(repo, "build/bench/ortLimit.js"), "--json", jsonPath, ...(quick ? ["--quick", "--seconds", "0.5"] : [])];
+  const args = [join(repo, "build/bench/ort-limit.js"), "--json", jsonPath, ...(quick ? ["--quick", "--seconds", "0.5"] : [])];
   const child = spawnTracked(process.execPath, args, { cwd: repo, stdio: ["ignore", "inherit", "inherit"] });
   return new Promise((resolvePromise, reject) => {
     child.once("error", reject);

@@ -4,7 +4,7 @@
 import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { HTTP_CONTRACT } from "../service/config/schema";
+import { HTTP_CONTRACT } from "../service/contract/http";
 import { freePort } from "../scripts/free-port";
 import { killTree, MemorySampler, spawnLogged, type MemoryPeak } from "./processes";
 

@@ -2,9 +2,9 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join, posix } from "node:path";
 import { App, YamlOutputType } from "cdk8s";
 import { renderAdapterValuesFile, requestRateRule, type AdapterValuesProps } from "../infra";
-import { METRIC_NAMES } from "../service/config/schema";
+import { METRIC_NAMES } from "../infra/service-contract";
 import { version as packageVersion } from "../package.json";
-import { ENVIRONMENTS, environmentNames, type EnvironmentTable } from "./environments";
+import { ENVIRONMENTS, type EnvironmentTable } from "./environments";
 import { PyramidNetChart } from "./pyramidnet-chart";
 
 /** Where the prometheus-adapter Helm values go, relative to the output directory. */
@@ -32,17 +32,15 @@ export function resolveImageTag(env: Readonly<Record<string, string | undefined>
 
 /** The app: one chart per environment, each synthesized to <outdir>/<environment>.k8s.yaml. */
 export function buildApp(options: BuildOptions): App {
-  const table: EnvironmentTable = options.environments ?? ENVIRONMENTS;
+  const table = options.environments ?? ENVIRONMENTS;
   const app = new App({
     outdir: options.outdir,
     yamlOutputType: YamlOutputType.FILE_PER_CHART,
     // Keeps dist/ free of construct-metadata.json whatever CDK8S_RECORD_CONSTRUCT_METADATA says.
     recordConstructMetadata: false,
   });
-  for (const name of environmentNames(table)) {
-    const spec = table[name];
-    if (spec === undefined) continue;
-    new PyramidNetChart(app, name, { environment: name, spec, imageTag: options.imageTag });
+  for (const [name, spec] of Object.entries(table)) {
+    new PyramidNetChart(app, name, { environmentName: name, spec, imageTag: options.imageTag });
   }
   return app;
 }

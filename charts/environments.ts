@@ -1,6 +1,7 @@
 /**
  * The environments the classifier is deployed to: everything that differs between them, and nothing else.
- * Adding one (say staging) is one more entry; its key is the CLASSIFIER_ENVIRONMENT the pods run with.
+ * Adding one (say staging) is one more entry: its key names the chart, the dist/ file, the instance label and the
+ * CLASSIFIER_ENVIRONMENT the pods run with, and the tests iterate over the table.
  */
 import type {
   AutoscalingProps,
@@ -10,10 +11,14 @@ import type {
   ServiceType,
   SpreadPolicy,
 } from "../infra";
-import type { ConfigOverrides } from "../service/config/schema";
+import type { ConfigOverrides } from "../infra/service-contract";
 
-/** Environment names the service accepts in CLASSIFIER_ENVIRONMENT. */
-export type EnvironmentName = NonNullable<ConfigOverrides["environment"]>;
+/**
+ * Who reaches the environment's Ingress. A "public" environment serves clients across networks the operator does
+ * not control, so its Ingress must terminate TLS (the chart refuses one without `ingress.tls`, and the policy tests
+ * require it); an "internal" one (a laptop's kind cluster) may serve plain HTTP.
+ */
+export type Exposure = "public" | "internal";
 
 export interface EnvironmentSpec {
   /** Namespace everything is deployed into. */
@@ -32,19 +37,21 @@ export interface EnvironmentSpec {
   readonly nodeSpread: SpreadPolicy;
   /** Whether pods also spread across zones. */
   readonly spreadAcrossZones: boolean;
+  /** Who reaches the Ingress; "public" requires `ingress.tls`. */
+  readonly exposure: Exposure;
   /** The Ingress. */
   readonly ingress: {
     readonly host: string;
     readonly rateLimitPerSecond: number;
-    /** Required in production. */
+    /** HTTPS with a cert-manager certificate; required when `exposure` is "public". */
     readonly tls?: IngressTlsProps;
   };
   /** Service configuration besides CLASSIFIER_ENVIRONMENT (the entry's key), validated by the service's schema. */
   readonly config: Omit<ConfigOverrides, "environment">;
 }
 
-/** Environments by name; any subset of the names the service accepts. */
-export type EnvironmentTable = { readonly [name in EnvironmentName]?: EnvironmentSpec };
+/** Environments by name. Each name must be a DNS label (it becomes part of label values and file names). */
+export type EnvironmentTable = Readonly<Record<string, EnvironmentSpec>>;
 
 export const ENVIRONMENTS = {
   development: {
@@ -67,6 +74,7 @@ export const ENVIRONMENTS = {
     // A one-node kind cluster must still schedule every replica.
     nodeSpread: "ScheduleAnyway",
     spreadAcrossZones: false,
+    exposure: "internal",
     ingress: { host: "pyramidnet.localhost", rateLimitPerSecond: 20 },
     config: { logLevel: "debug" },
   },
@@ -89,6 +97,7 @@ export const ENVIRONMENTS = {
     serviceType: "ClusterIP",
     nodeSpread: "DoNotSchedule",
     spreadAcrossZones: true,
+    exposure: "public",
     ingress: {
       host: "pyramidnet.example.com",
       rateLimitPerSecond: 50,
@@ -98,7 +107,13 @@ export const ENVIRONMENTS = {
   },
 } satisfies EnvironmentTable;
 
-/** The environments in the table, in table order. */
-export function environmentNames(table: EnvironmentTable = ENVIRONMENTS): EnvironmentName[] {
-  return Object.keys(table) as EnvironmentName[];
+/** The names of the committed table's environments, derived from the table itself. */
+export type EnvironmentName = keyof typeof ENVIRONMENTS;
+
+/** The environments in the committed table, in table order. */
+export function environmentNames(): EnvironmentName[];
+/** The environments in a table, in table order. */
+export function environmentNames<Table extends EnvironmentTable>(table: Table): Array<keyof Table & string>;
+export function environmentNames(table: EnvironmentTable = ENVIRONMENTS): string[] {
+  return Object.keys(table);
 }

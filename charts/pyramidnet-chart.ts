@@ -1,11 +1,14 @@
 import { Chart } from "cdk8s";
 import type { Construct } from "constructs";
-import { AppNamespace, ClassifierIngress, InferenceService } from "../infra";
-import type { EnvironmentName, EnvironmentSpec } from "./environments";
+import { AppNamespace, ClassifierIngress, InferenceService, assertDnsLabel } from "../infra";
+import type { EnvironmentSpec } from "./environments";
 
 export interface PyramidNetChartProps {
-  /** The environment's name; also the pods' CLASSIFIER_ENVIRONMENT. */
-  readonly environment: EnvironmentName;
+  /**
+   * The environment's key in its table: a DNS label, which names the instance (`pyramidnet-<name>`) and is the
+   * pods' CLASSIFIER_ENVIRONMENT.
+   */
+  readonly environmentName: string;
   /** The environment's entry in the table. */
   readonly spec: EnvironmentSpec;
   /** The image tag to deploy. */
@@ -27,11 +30,15 @@ export class PyramidNetChart extends Chart {
   constructor(scope: Construct, id: string, props: PyramidNetChartProps) {
     super(scope, id);
     const { spec } = props;
-    if (props.environment === "production" && spec.ingress.tls === undefined) {
-      throw new Error("the production Ingress must terminate TLS: set ingress.tls in its environment entry");
+    assertDnsLabel(props.environmentName, "environment name");
+    if (spec.exposure === "public" && spec.ingress.tls === undefined) {
+      throw new Error(
+        `the ${props.environmentName} Ingress must terminate TLS (its exposure is "public"): ` +
+          "set ingress.tls in its environment entry",
+      );
     }
     this.namespaceName = spec.namespace;
-    const instance = `${APP_NAME}-${props.environment}`;
+    const instance = `${APP_NAME}-${props.environmentName}`;
 
     const namespace = new AppNamespace(this, "Namespace", {
       name: spec.namespace,
@@ -49,7 +56,7 @@ export class PyramidNetChart extends Chart {
       serviceType: spec.serviceType,
       nodeSpread: spec.nodeSpread,
       spreadAcrossZones: spec.spreadAcrossZones,
-      config: { ...spec.config, environment: props.environment },
+      config: { ...spec.config, environment: props.environmentName },
     });
 
     this.ingress = new ClassifierIngress(this, "Ingress", {

@@ -1,5 +1,6 @@
 import { k8s } from "cdk8s-plus-28";
 import { Construct } from "constructs";
+import { assertInteger } from "./validation";
 
 /** How an HPA scales the inference Deployment. */
 export interface AutoscalingProps {
@@ -50,6 +51,18 @@ export interface AutoscalingProps {
   readonly scaleDownStabilizationSeconds?: number;
 }
 
+/** The defaults AutoscalingProps documents. */
+export const AUTOSCALING_DEFAULTS = {
+  cpuUtilizationPercent: 70,
+  memoryUtilizationPercent: 80,
+  requestsPerSecondPerPod: 100,
+  scaleUpStabilizationSeconds: 30,
+  scaleUpPercent: 100,
+  scaleUpPods: 4,
+  scaleUpPeriodSeconds: 30,
+  scaleDownStabilizationSeconds: 600,
+} as const satisfies Required<Omit<AutoscalingProps, "minReplicas" | "maxReplicas">>;
+
 /** What the HPA scales and which metric names it reads. */
 export interface InferenceAutoscalerProps extends AutoscalingProps {
   /** Name of the HPA. */
@@ -62,12 +75,6 @@ export interface InferenceAutoscalerProps extends AutoscalingProps {
   readonly requestsPerSecondMetric: string;
 }
 
-function assertInteger(value: number, what: string, min: number, max = Number.MAX_SAFE_INTEGER): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${what} must be an integer from ${min} to ${max}, got ${value}`);
-  }
-}
-
 /** An autoscaling/v2 HorizontalPodAutoscaler on CPU, memory and requests per second per pod. */
 export class InferenceAutoscaler extends Construct {
   readonly minReplicas: number;
@@ -76,33 +83,34 @@ export class InferenceAutoscaler extends Construct {
 
   constructor(scope: Construct, id: string, props: InferenceAutoscalerProps) {
     super(scope, id);
-    const cpu = props.cpuUtilizationPercent ?? 70;
-    const memory = props.memoryUtilizationPercent ?? 80;
-    const requestsPerSecond = props.requestsPerSecondPerPod ?? 100;
-    const upStabilization = props.scaleUpStabilizationSeconds ?? 30;
-    const upPercent = props.scaleUpPercent ?? 100;
-    const upPods = props.scaleUpPods ?? 4;
-    const upPeriod = props.scaleUpPeriodSeconds ?? 30;
-    const downStabilization = props.scaleDownStabilizationSeconds ?? 600;
+    const defaults = AUTOSCALING_DEFAULTS;
+    const cpu = props.cpuUtilizationPercent ?? defaults.cpuUtilizationPercent;
+    const memory = props.memoryUtilizationPercent ?? defaults.memoryUtilizationPercent;
+    const requestsPerSecond = props.requestsPerSecondPerPod ?? defaults.requestsPerSecondPerPod;
+    const upStabilization = props.scaleUpStabilizationSeconds ?? defaults.scaleUpStabilizationSeconds;
+    const upPercent = props.scaleUpPercent ?? defaults.scaleUpPercent;
+    const upPods = props.scaleUpPods ?? defaults.scaleUpPods;
+    const upPeriod = props.scaleUpPeriodSeconds ?? defaults.scaleUpPeriodSeconds;
+    const downStabilization = props.scaleDownStabilizationSeconds ?? defaults.scaleDownStabilizationSeconds;
 
-    assertInteger(props.minReplicas, "autoscaling minReplicas", 1);
-    assertInteger(props.maxReplicas, "autoscaling maxReplicas", 1);
+    assertInteger(props.minReplicas, "autoscaling minReplicas", { min: 1 });
+    assertInteger(props.maxReplicas, "autoscaling maxReplicas", { min: 1 });
     if (props.minReplicas > props.maxReplicas) {
       throw new Error(
         `autoscaling minReplicas (${props.minReplicas}) is above maxReplicas (${props.maxReplicas})`,
       );
     }
-    assertInteger(cpu, "autoscaling cpuUtilizationPercent", 1, 100);
-    assertInteger(memory, "autoscaling memoryUtilizationPercent", 1, 100);
+    assertInteger(cpu, "autoscaling cpuUtilizationPercent", { min: 1, max: 100 });
+    assertInteger(memory, "autoscaling memoryUtilizationPercent", { min: 1, max: 100 });
     if (!(requestsPerSecond > 0) || !Number.isFinite(requestsPerSecond)) {
       throw new Error(`autoscaling requestsPerSecondPerPod must be a positive number, got ${requestsPerSecond}`);
     }
     // The HPA API caps stabilization windows at one hour and policy periods at 30 minutes.
-    assertInteger(upStabilization, "autoscaling scaleUpStabilizationSeconds", 0, 3600);
-    assertInteger(downStabilization, "autoscaling scaleDownStabilizationSeconds", 0, 3600);
-    assertInteger(upPeriod, "autoscaling scaleUpPeriodSeconds", 1, 1800);
-    assertInteger(upPercent, "autoscaling scaleUpPercent", 1);
-    assertInteger(upPods, "autoscaling scaleUpPods", 1);
+    assertInteger(upStabilization, "autoscaling scaleUpStabilizationSeconds", { min: 0, max: 3600 });
+    assertInteger(downStabilization, "autoscaling scaleDownStabilizationSeconds", { min: 0, max: 3600 });
+    assertInteger(upPeriod, "autoscaling scaleUpPeriodSeconds", { min: 1, max: 1800 });
+    assertInteger(upPercent, "autoscaling scaleUpPercent", { min: 1 });
+    assertInteger(upPods, "autoscaling scaleUpPods", { min: 1 });
 
     this.minReplicas = props.minReplicas;
     this.maxReplicas = props.maxReplicas;

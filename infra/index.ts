@@ -1,6 +1,7 @@
 export * from "./autoscaling";
 export * from "./image";
 export * from "./inference-service";
+export * from "./inference-service-props";
 export * from "./ingress";
 export * from "./labels";
 export * from "./namespace";

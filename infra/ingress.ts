@@ -1,8 +1,17 @@
 import { k8s } from "cdk8s-plus-28";
 import { Construct } from "constructs";
-import { HTTP_CONTRACT } from "../service/config/schema";
-import type { HttpBackend } from "./inference-service";
 import { assertDnsLabel } from "./labels";
+import { HTTP_CONTRACT } from "./service-contract";
+import { assertInteger } from "./validation";
+
+/** What an Ingress needs to route to a Service (InferenceService is one). */
+export interface HttpBackend {
+  readonly namespace: string;
+  readonly serviceName: string;
+  readonly servicePortName: string;
+  /** Largest request body the backend accepts, in bytes. */
+  readonly maxRequestBytes: number;
+}
 
 /** TLS terminated by the ingress controller with a certificate cert-manager issues. */
 export interface IngressTlsProps {
@@ -84,9 +93,7 @@ export class ClassifierIngress extends Construct {
       throw new Error(`ingress host "${props.host}" must be a lowercase DNS name with at least one dot`);
     }
     const rateLimit = props.rateLimitPerSecond ?? 20;
-    if (!Number.isInteger(rateLimit) || rateLimit < 1) {
-      throw new Error(`rateLimitPerSecond must be a positive integer, got ${rateLimit}`);
-    }
+    assertInteger(rateLimit, "rateLimitPerSecond", { min: 1 });
     if (props.tls && props.tls.clusterIssuer.trim() === "") throw new Error("tls.clusterIssuer must not be empty");
     const secretName = props.tls ? (props.tls.secretName ?? `${name}-tls`) : undefined;
     if (secretName !== undefined) assertDnsLabel(secretName, "tls secretName");

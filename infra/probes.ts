@@ -1,4 +1,6 @@
 import { k8s } from "cdk8s-plus-28";
+import { HTTP_CONTRACT } from "./service-contract";
+import { assertInteger } from "./validation";
 
 /** Timing and target of one HTTP probe. */
 export interface HttpProbeSettings {
@@ -44,6 +46,9 @@ export interface ExposedPort {
   readonly containerPort: number;
 }
 
+/** The three probes a container has. */
+export type ProbeKind = "startup" | "liveness" | "readiness";
+
 /** Defaults for one probe kind, before user settings apply. */
 export interface ProbeDefaults {
   readonly path: string;
@@ -53,18 +58,12 @@ export interface ProbeDefaults {
   readonly failureThreshold: number;
 }
 
-function assertPositiveInteger(value: number, what: string, min: number): void {
-  if (!Number.isInteger(value) || value < min) {
-    throw new Error(`${what} must be an integer of at least ${min}, got ${value}`);
-  }
-}
-
 /**
  * Renders an httpGet probe, refusing a port the container does not expose (the probe would always fail and the
  * kubelet would restart the pod forever) and timings Kubernetes rejects.
  */
 export function renderHttpProbe(
-  kind: "startup" | "liveness" | "readiness",
+  kind: ProbeKind,
   settings: HttpProbeSettings | undefined,
   defaults: ProbeDefaults,
   exposed: readonly ExposedPort[],
@@ -82,10 +81,10 @@ export function renderHttpProbe(
   const timeoutSeconds = settings?.timeoutSeconds ?? defaults.timeoutSeconds;
   const failureThreshold = settings?.failureThreshold ?? defaults.failureThreshold;
   const initialDelaySeconds = settings?.initialDelaySeconds ?? 0;
-  assertPositiveInteger(periodSeconds, `${kind} probe periodSeconds`, 1);
-  assertPositiveInteger(timeoutSeconds, `${kind} probe timeoutSeconds`, 1);
-  assertPositiveInteger(failureThreshold, `${kind} probe failureThreshold`, 1);
-  assertPositiveInteger(initialDelaySeconds, `${kind} probe initialDelaySeconds`, 0);
+  assertInteger(periodSeconds, `${kind} probe periodSeconds`, { min: 1 });
+  assertInteger(timeoutSeconds, `${kind} probe timeoutSeconds`, { min: 1 });
+  assertInteger(failureThreshold, `${kind} probe failureThreshold`, { min: 1 });
+  assertInteger(initialDelaySeconds, `${kind} probe initialDelaySeconds`, { min: 0 });
 
   return {
     httpGet: {
@@ -96,5 +95,40 @@ export function renderHttpProbe(
     periodSeconds,
     timeoutSeconds,
     failureThreshold,
+  };
+}
+
+/** The inference container's probe defaults, on the service's own paths (the timings HttpProbeSettings documents). */
+export function inferenceProbeDefaults(portName: string): Readonly<Record<ProbeKind, ProbeDefaults>> {
+  const timing = { port: portName, timeoutSeconds: 2 };
+  return {
+    startup: { path: HTTP_CONTRACT.probes.startup, ...timing, periodSeconds: 2, failureThreshold: 30 },
+    liveness: { path: HTTP_CONTRACT.probes.live, ...timing, periodSeconds: 10, failureThreshold: 3 },
+    readiness: { path: HTTP_CONTRACT.probes.ready, ...timing, periodSeconds: 5, failureThreshold: 2 },
+  };
+}
+
+/** Liveness and readiness must be different checks: one restarts the pod, the other only takes it out of rotation. */
+export function assertDistinctProbes(probes: ProbesProps | undefined): void {
+  const live = probes?.liveness?.path ?? HTTP_CONTRACT.probes.live;
+  const ready = probes?.readiness?.path ?? HTTP_CONTRACT.probes.ready;
+  if (live === ready) {
+    throw new Error(
+      `liveness and readiness probes both check ${live}: a readiness failure (overload, draining) would restart the pod`,
+    );
+  }
+}
+
+/** The container's three probes: the defaults with the user's settings applied, each checked. */
+export function renderInferenceProbes(
+  probes: ProbesProps | undefined,
+  port: ExposedPort,
+): Pick<k8s.Container, "startupProbe" | "livenessProbe" | "readinessProbe"> {
+  const defaults = inferenceProbeDefaults(port.name);
+  const exposed = [port];
+  return {
+    startupProbe: renderHttpProbe("startup", probes?.startup, defaults.startup, exposed),
+    livenessProbe: renderHttpProbe("liveness", probes?.liveness, defaults.liveness, exposed),
+    readinessProbe: renderHttpProbe("readiness", probes?.readiness, defaults.readiness, exposed),
   };
 }

@@ -68,7 +68,7 @@ export interface AdapterValuesProps {
  * The chart's default rules are turned off: they also turn every `*_total` counter into `*_per_second` (over 5m),
  * which would serve a second, differently computed `http_requests_per_second`.
  */
-export function prometheusAdapterValues(props: AdapterValuesProps): Record<string, unknown> {
+function prometheusAdapterValues(props: AdapterValuesProps): Record<string, unknown> {
   return {
     prometheus: {
       url: props.prometheusUrl ?? "http://kube-prometheus-stack-prometheus.monitoring.svc",

@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
-import { HTTP_CONTRACT } from "../service/config/schema";
+import { HTTP_CONTRACT } from "../service/contract/http";
 import { cliOptions } from "./cli-options";
 import { freePort } from "./free-port";
 import { readTarball } from "./tarball";

@@ -1,18 +1,17 @@
 /**
  * The service's entry point and the only module that reads process.env: validate the configuration, load and
- * verify the model, build the app, listen, and shut down gracefully on SIGTERM/SIGINT.
+ * verify the model, compose the app (service/compose.ts, as the tests do), listen, and shut down gracefully on
+ * SIGTERM/SIGINT.
  */
+import { compose, sessionOptions } from "./compose";
 import { ConfigError, loadConfig, type Config } from "./config/schema";
+import { createHttpServer } from "./http/server";
 import { Lifecycle } from "./lifecycle/lifecycle";
 import { createShutdown, installSignalHandlers } from "./lifecycle/shutdown";
 import { createLogger, type Logger } from "./logging/logger";
-import { createMetrics } from "./metrics/metrics";
 import { loadModelCard } from "./model/card";
-import { OnnxModel } from "./model/onnxModel";
-import { InferencePipeline } from "./pipeline/classifier";
+import { OnnxModel } from "./model/onnx-model";
 import { configureSharp } from "./pipeline/decode";
-import { createApp } from "./http/app";
-import { createHttpServer } from "./http/server";
 
 async function main(): Promise<void> {
   const startedAt = performance.now();
@@ -38,20 +37,14 @@ async function start(config: Config, logger: Logger, startedAt: number): Promise
   const model = await OnnxModel.load({
     modelPath: config.modelPath,
     card,
-    intraOpThreads: config.intraOpThreads,
-    interOpThreads: config.interOpThreads,
-    graphOptimizationLevel: config.graphOptimizationLevel,
-    spinWait: config.spinWait,
+    ...sessionOptions(config),
     warmUpBatchSizes: config.batchMaxSize > 1 ? [1, config.batchMaxSize] : [1],
     onFailure: (error) => {
       lifecycle.markFailed();
       fatal(logger, "the inference thread failed; exiting so the pod restarts", error);
     },
   });
-  const metrics = createMetrics({ labels: card.labels, maxBatchSize: config.batchMaxSize });
-  metrics.modelInfo.set({ name: card.name, version: card.version, sha256: card.sha256 }, 1);
-  const pipeline = new InferencePipeline({ card, model, config, metrics });
-  const app = createApp({ pipeline, config, metrics, logger, lifecycle });
+  const { app, pipeline } = compose({ config, card, model, logger, lifecycle });
 
   const server = createHttpServer(app, config);
   await new Promise<void>((resolve, reject) => {

@@ -14,7 +14,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import sharp from "sharp";
 import { createHttpServer } from "../../service/http/server";
 import type { ModelCard } from "../../service/model/card";
-import type { OnnxModel } from "../../service/model/onnxModel";
+import type { OnnxModel } from "../../service/model/onnx-model";
 import { CARD_PATH, REPO, buildService, loadGolden, loadModelCard, loadRealModel, type FixtureImage, type TestService } from "../service/helpers";
 
 const CHROMIUM = "/usr/bin/chromium";

@@ -4,7 +4,7 @@
  */
 import request from "supertest";
 import type { ModelCard } from "../../service/model/card";
-import type { InferenceModel } from "../../service/model/onnxModel";
+import type { InferenceModel } from "../../service/model/onnx-model";
 import { CARD_PATH, buildService, loadModelCard, type TestService } from "../service/helpers";
 
 /** The page never reaches the model; a model that fails if it does keeps these tests fast. */

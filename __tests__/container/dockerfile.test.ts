@@ -4,7 +4,8 @@
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { CONFIG_SCHEMA, HTTP_CONTRACT } from "../../service/config/schema";
+import { CONFIG_SCHEMA } from "../../service/config/schema";
+import { HTTP_CONTRACT } from "../../service/contract/http";
 import {
   copyOf,
   envOf,

@@ -13,10 +13,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import sharp from "sharp";
-import { CONFIG_SCHEMA, HTTP_CONTRACT, METRIC_NAMES } from "../../service/config/schema";
+import { CONFIG_SCHEMA } from "../../service/config/schema";
+import { HTTP_CONTRACT } from "../../service/contract/http";
+import { METRIC_NAMES } from "../../service/contract/metrics";
 import { loadModelCard, type ModelCard } from "../../service/model/card";
-import type { OnnxModel } from "../../service/model/onnxModel";
-import { loadRealModel } from "../service/helpers";
+import { loadGolden, loadRealModel } from "../service/helpers";
 import { LOOPBACK, multipart, send, sleep, startHalfSentUpload, upload, type Reply } from "../reliability/support/http";
 import { fixtureJpegs, type Fixture } from "../reliability/support/images";
 import { freePort, startInProcess, type InProcessService } from "../reliability/support/service";
@@ -405,7 +406,7 @@ describeWithEngine("the image, built and run by a real engine as the production 
   });
 
   describe("classification, against the same service in process", () => {
-    let model: OnnxModel;
+    let model: Awaited<ReturnType<typeof loadRealModel>>;
     let inProcess: InProcessService;
     beforeAll(async () => {
       model = await loadRealModel(card);
@@ -430,6 +431,11 @@ describeWithEngine("the image, built and run by a real engine as the production 
         same++;
       }
       table.check("fixture answers equal to in-process", `${fixtures.length}/${fixtures.length}`, `${same}/${fixtures.length}`);
+      // And as PyTorch on the training side, for the image it was surest about (decoders differ in the last bits).
+      const golden = clearestGoldenImage();
+      const body = (await predict(port, golden.image)).json as PredictBody;
+      table.check(`${golden.image.file}: top-1 as PyTorch`, card.labels[golden.top1], body.prediction.label);
+      expect(body.prediction.confidence).toBeCloseTo(golden.confidence, 2);
       const metrics = await send(port, { path: HTTP_CONTRACT.metricsPath });
       const successes = `${METRIC_NAMES.predictionsTotal}\\{model_name="${card.name}",status="success"\\}`;
       const counted = new RegExp(`^${successes} (\\d+)$`, "m").exec(metrics.text);
@@ -558,3 +564,23 @@ describeWithEngine("the image, built and run by a real engine as the production 
     }
   }, 240_000);
 });
+
+/**
+ * The fixture image PyTorch was surest about (largest gap between its two best logits), with PyTorch's top-1
+ * class and softmax confidence: a class the image must reproduce, whatever the model's accuracy.
+ */
+function clearestGoldenImage(): { image: Fixture; top1: number; confidence: number } {
+  const golden = loadGolden();
+  const classes = golden.logits.length / golden.images.length;
+  let best = { index: -1, top1: -1, confidence: 0, margin: -Infinity };
+  golden.images.forEach((_, i) => {
+    const row = Array.from(golden.logits.subarray(i * classes, (i + 1) * classes));
+    const order = row.map((_, k) => k).sort((a, b) => row[b] - row[a]);
+    const margin = row[order[0]] - row[order[1]];
+    if (margin <= best.margin) return;
+    const sum = row.reduce((acc, v) => acc + Math.exp(v - row[order[0]]), 0);
+    best = { index: i, top1: order[0], confidence: 1 / sum, margin };
+  });
+  const { file, bytes } = golden.images[best.index];
+  return { image: { label: file.split("/")[1], file, bytes }, top1: best.top1, confidence: best.confidence };
+}

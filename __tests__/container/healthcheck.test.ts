@@ -3,7 +3,8 @@
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { CONFIG_SCHEMA, ConfigError, HTTP_CONTRACT } from "../../service/config/schema";
+import { CONFIG_SCHEMA, ConfigError } from "../../service/config/schema";
+import { HTTP_CONTRACT } from "../../service/contract/http";
 import { probe, probeTarget } from "../../scripts/image/healthcheck";
 
 const servers: http.Server[] = [];

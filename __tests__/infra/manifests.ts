@@ -1,7 +1,8 @@
 /**
  * Synthesizes charts in memory and gives typed access to the objects, for the infra tests.
  */
-import { Testing } from "cdk8s";
+import { Chart, Testing } from "cdk8s";
+import type { Construct } from "constructs";
 import type { IHorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
 import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
 import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
@@ -14,6 +15,7 @@ import type { IServiceMonitor } from "@kubernetes-models/prometheus-operator/mon
 import { resolveImageTag } from "../../charts/app";
 import { ENVIRONMENTS, type EnvironmentName, type EnvironmentSpec } from "../../charts/environments";
 import { PyramidNetChart } from "../../charts/pyramidnet-chart";
+import { InferenceService, type InferenceServiceProps } from "../../infra";
 
 /** One synthesized object, before we know its kind. */
 export interface Manifest {
@@ -38,15 +40,32 @@ export interface KindMap {
 
 /** The table's entry for a name that must be in it. */
 export function specOf(name: EnvironmentName): EnvironmentSpec {
-  const spec = (ENVIRONMENTS as { readonly [n in EnvironmentName]?: EnvironmentSpec })[name];
-  if (spec === undefined) throw new Error(`no environment ${name} in the table`);
-  return spec;
+  return ENVIRONMENTS[name];
 }
 
 /** The environment's chart, synthesized as `cdk8s synth` would (same tag as the committed dist/). */
 export function synthEnvironment(name: EnvironmentName, spec: EnvironmentSpec = specOf(name)): Manifest[] {
-  const chart = new PyramidNetChart(Testing.app(), name, { environment: name, spec, imageTag: resolveImageTag({}) });
+  const chart = new PyramidNetChart(Testing.app(), name, { environmentName: name, spec, imageTag: resolveImageTag({}) });
   return Testing.synth(chart) as Manifest[];
+}
+
+/** The smallest valid InferenceService props the construct tests start from. */
+export const TEST_SERVICE_PROPS: InferenceServiceProps = {
+  namespace: "pyramidnet-test",
+  image: { repository: "pyramidnet", tag: "1.0.0" },
+  autoscaling: { minReplicas: 2, maxReplicas: 4 },
+};
+
+/** The objects that `build` adds to a fresh chart. */
+export function synthConstructs(build: (scope: Construct) => void): Manifest[] {
+  const chart = new Chart(Testing.app(), "test");
+  build(chart);
+  return Testing.synth(chart) as Manifest[];
+}
+
+/** An InferenceService from TEST_SERVICE_PROPS with some props replaced, synthesized alone. */
+export function synthService(overrides: Partial<InferenceServiceProps>, id = "Classifier"): Manifest[] {
+  return synthConstructs((scope) => new InferenceService(scope, id, { ...TEST_SERVICE_PROPS, ...overrides }));
 }
 
 /** Every object of a kind. */

@@ -8,7 +8,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import request from "supertest";
 import type { ModelCard } from "../../service/model/card";
-import type { OnnxModel } from "../../service/model/onnxModel";
+import type { OnnxModel } from "../../service/model/onnx-model";
 import {
   CARD_PATH,
   ControllableModel,

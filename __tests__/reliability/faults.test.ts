@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { ModelCard } from "../../service/model/card";
-import type { InferenceModel, OnnxModel } from "../../service/model/onnxModel";
+import type { InferenceModel, OnnxModel } from "../../service/model/onnx-model";
 import { CARD_PATH, ControllableModel, MODEL_PATH, loadModelCard, loadRealModel } from "../service/helpers";
 import { fixtureJpegs, type Fixture } from "./support/images";
 import { errorCode, isErrorEnvelope, multipart, outcome, send, sleep, startHalfSentUpload, upload, within } from "./support/http";

@@ -5,7 +5,7 @@
  */
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import type { InferenceModel } from "../../service/model/onnxModel";
+import type { InferenceModel } from "../../service/model/onnx-model";
 import { isErrorEnvelope, leakScan, outcome, rawExchange, send, sleep, upload, type Part, type Reply } from "./support/http";
 import {
   REPO,

@@ -1,5 +1,5 @@
 import { createMetrics } from "../../service/metrics/metrics";
-import type { InferenceModel } from "../../service/model/onnxModel";
+import type { InferenceModel } from "../../service/model/onnx-model";
 import { DynamicBatcher, type BatcherOptions } from "../../service/pipeline/batcher";
 import { PipelineError } from "../../service/pipeline/errors";
 

@@ -38,6 +38,18 @@ describe("loadConfig", () => {
     expect(message).toContain(`expected ${allowed}`);
   });
 
+  it.each(["staging", "eu-west-1", "preview-42", "a"])("accepts CLASSIFIER_ENVIRONMENT=%s, any DNS label", (name) => {
+    expect(loadConfig({ CLASSIFIER_ENVIRONMENT: name }).environment).toBe(name);
+  });
+
+  it.each(["Staging", "-edge", "edge-", "eu_west", "a".repeat(64), "dev.local"])(
+    "refuses CLASSIFIER_ENVIRONMENT=%s, which is no DNS label",
+    (name) => {
+      const message = problemsOf({ CLASSIFIER_ENVIRONMENT: name });
+      expect(message).toContain(`CLASSIFIER_ENVIRONMENT=${JSON.stringify(name)}: expected a DNS label`);
+    },
+  );
+
   it("reports every bad variable at once", () => {
     const message = problemsOf({ CLASSIFIER_PORT: "x", CLASSIFIER_MAX_QUEUE: "-1" });
     expect(message).toContain("CLASSIFIER_PORT");

@@ -3,13 +3,13 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Writable } from "node:stream";
 import pino from "pino";
+import { compose, sessionOptions, type ComposedService } from "../../service/compose";
 import { loadConfig, type Config } from "../../service/config/schema";
-import { createApp } from "../../service/http/app";
-import { Lifecycle } from "../../service/lifecycle/lifecycle";
-import { createMetrics, type Metrics } from "../../service/metrics/metrics";
+import type { Lifecycle } from "../../service/lifecycle/lifecycle";
+import type { Metrics } from "../../service/metrics/metrics";
 import { loadModelCard, type ModelCard } from "../../service/model/card";
-import { OnnxModel, type InferenceModel } from "../../service/model/onnxModel";
-import { InferencePipeline } from "../../service/pipeline/classifier";
+import { OnnxModel, type InferenceModel } from "../../service/model/onnx-model";
+import type { InferencePipeline } from "../../service/pipeline/classifier";
 
 export const REPO = path.resolve(__dirname, "..", "..");
 export const FIXTURES = path.join(REPO, "__tests__", "fixtures");
@@ -57,10 +57,7 @@ export async function loadRealModel(card: ModelCard, config: Config = testConfig
   return OnnxModel.load({
     modelPath: MODEL_PATH,
     card,
-    intraOpThreads: config.intraOpThreads,
-    interOpThreads: config.interOpThreads,
-    graphOptimizationLevel: config.graphOptimizationLevel,
-    spinWait: config.spinWait,
+    ...sessionOptions(config),
     warmUpBatchSizes: [1],
   });
 }
@@ -82,7 +79,7 @@ export class LogCapture {
 }
 
 export interface TestService {
-  readonly app: ReturnType<typeof createApp>;
+  readonly app: ComposedService["app"];
   readonly pipeline: InferencePipeline;
   readonly metrics: Metrics;
   readonly lifecycle: Lifecycle;
@@ -100,12 +97,8 @@ export function buildService(
   const config = testConfig({ CLASSIFIER_LOG_LEVEL: "info", ...overrides });
   const logs = new LogCapture();
   const logger = pino({ level: config.logLevel }, logs.stream);
-  const metrics = createMetrics({ labels: card.labels, maxBatchSize: config.batchMaxSize });
-  metrics.modelInfo.set({ name: card.name, version: card.version, sha256: card.sha256 }, 1);
-  const lifecycle = new Lifecycle();
+  const { app, pipeline, metrics, lifecycle } = compose({ config, card, model, logger });
   if (options.ready ?? true) lifecycle.markReady();
-  const pipeline = new InferencePipeline({ card, model, config, metrics });
-  const app = createApp({ pipeline, config, metrics, logger, lifecycle });
   return { app, pipeline, metrics, lifecycle, config, logs };
 }
 

@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import sharp from "sharp";
 import request from "supertest";
 import type { ModelCard } from "../../service/model/card";
-import type { OnnxModel } from "../../service/model/onnxModel";
+import type { OnnxModel } from "../../service/model/onnx-model";
 import {
   CARD_PATH,
   ControllableModel,

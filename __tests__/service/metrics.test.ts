@@ -1,10 +1,10 @@
 /** /metrics: every metric of the contract, with route templates as labels, valid for promtool. */
 import { spawnSync } from "node:child_process";
 import request from "supertest";
-import { METRIC_NAMES } from "../../service/config/schema";
+import { METRIC_NAMES } from "../../service/contract/metrics";
 import { PIPELINE_STAGES } from "../../service/metrics/metrics";
 import type { ModelCard } from "../../service/model/card";
-import type { OnnxModel } from "../../service/model/onnxModel";
+import type { OnnxModel } from "../../service/model/onnx-model";
 import { CARD_PATH, buildService, loadGolden, loadModelCard, loadRealModel, type TestService } from "./helpers";
 
 let card: ModelCard;

@@ -6,7 +6,7 @@ import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { ModelCard } from "../../service/model/card";
-import { ModelLoadError, OnnxModel } from "../../service/model/onnxModel";
+import { ModelLoadError, OnnxModel } from "../../service/model/onnx-model";
 import { InferencePipeline } from "../../service/pipeline/classifier";
 import { createMetrics } from "../../service/metrics/metrics";
 import { CARD_PATH, MODEL_PATH, loadGolden, loadModelCard, loadRealModel, testConfig, type Golden } from "./helpers";

@@ -3,8 +3,8 @@
  * cover what clients use while leaving probes and /metrics inside the cluster.
  */
 import request from "supertest";
-import { HTTP_CONTRACT } from "../../service/config/schema";
-import type { InferenceModel } from "../../service/model/onnxModel";
+import { HTTP_CONTRACT } from "../../service/contract/http";
+import type { InferenceModel } from "../../service/model/onnx-model";
 import { CARD_PATH, buildService, loadModelCard } from "./helpers";
 
 /** Never called: these requests stop before inference. */

@@ -8,7 +8,8 @@
  * service, so an overridden CLASSIFIER_PORT is probed where the service really listens.
  */
 import http from "node:http";
-import { HTTP_CONTRACT, loadConfig } from "../../service/config/schema";
+import { loadConfig } from "../../service/config/schema";
+import { HTTP_CONTRACT } from "../../service/contract/http";
 
 /** Where and how long to probe. */
 export interface ProbeTarget {

@@ -1,5 +1,7 @@
 /**
- * The service's configuration contract, written once.
+ * The service's configuration, written once: every CLASSIFIER_* variable, its default and allowed values, and
+ * how a set of them is loaded (and rendered back). HTTP paths and limits live in service/contract/http.ts,
+ * metric definitions in service/contract/metrics.ts.
  *
  * The service parses its environment with {@link loadConfig}; infra/ renders the ConfigMap from the same
  * {@link CONFIG_SCHEMA} and validates an environment's overrides with the same function, so a manifest cannot
@@ -112,9 +114,11 @@ function list(name: string, description: string): VariableSpec<readonly string[]
   };
 }
 
-export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
-export const ENVIRONMENTS = ["development", "staging", "production", "test"] as const;
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 export const GRAPH_OPTIMIZATION_LEVELS = ["disabled", "basic", "extended", "all"] as const;
+
+/** RFC 1123 label, as Kubernetes names namespaces. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 const MiB = 1024 * 1024;
 
@@ -129,7 +133,14 @@ export const CONFIG_SCHEMA = {
     "Path of the model card: labels, preprocessing and the model's sha256.",
   ),
   logLevel: oneOf("CLASSIFIER_LOG_LEVEL", "info", LOG_LEVELS, "Minimum level of the JSON log lines."),
-  environment: oneOf("CLASSIFIER_ENVIRONMENT", "development", ENVIRONMENTS, "Deployment environment name."),
+  // Any DNS label, not a list of known names: the service only logs it, and the charts name their environments.
+  environment: text(
+    "CLASSIFIER_ENVIRONMENT",
+    "development",
+    "Deployment environment name, logged with every line.",
+    DNS_LABEL,
+    "a DNS label: 1 to 63 lowercase letters, digits or '-', starting and ending with a letter or digit",
+  ),
   maxRequestSize: integer(
     "CLASSIFIER_MAX_REQUEST_SIZE",
     10 * MiB,
@@ -249,54 +260,6 @@ type SpecValue<S> = S extends VariableSpec<infer T> ? T : never;
 
 /** The validated configuration the service runs with. */
 export type Config = { readonly [K in keyof ConfigSchema]: SpecValue<ConfigSchema[K]> };
-
-/** Fixed parts of the HTTP contract that infra/ must agree with. */
-export const HTTP_CONTRACT = {
-  /** Name of the container port; the Service targets it by name. */
-  portName: "http",
-  metricsPath: "/metrics",
-  probes: {
-    live: "/health/live",
-    ready: "/health/ready",
-    startup: "/health/startup",
-  },
-  /** Kubernetes-style aliases of the probes. */
-  probeAliases: {
-    live: "/livez",
-    ready: "/readyz",
-    startup: "/healthz",
-  },
-  /**
-   * What the Ingress exposes to clients, as Kubernetes Ingress paths. Probes and /metrics stay inside the
-   * cluster: kubelet and Prometheus reach pods directly, and the metrics reveal traffic and model details.
-   */
-  publicPaths: [
-    { path: "/predict", pathType: "Prefix" },
-    { path: "/v2", pathType: "Prefix" },
-    { path: "/docs", pathType: "Prefix" },
-    { path: "/openapi.json", pathType: "Exact" },
-    { path: "/ui", pathType: "Prefix" },
-    { path: "/", pathType: "Exact" },
-  ],
-} as const;
-
-/** Metric names, shared by the service, the ServiceMonitor and the prometheus-adapter rule. */
-export const METRIC_NAMES = {
-  httpRequestsTotal: "http_requests_total",
-  httpRequestDuration: "http_request_duration_seconds",
-  predictionsTotal: "predictions_total",
-  predictionLatency: "prediction_latency_seconds",
-  stageDuration: "pipeline_stage_duration_seconds",
-  predictedClassTotal: "predicted_class_total",
-  predictionConfidence: "prediction_confidence",
-  modelInfo: "model_info",
-  inflightRequests: "inflight_requests",
-  batchSize: "inference_batch_size",
-  queueWait: "inference_queue_wait_seconds",
-  queueDepth: "inference_queue_depth",
-  /** Derived by the prometheus-adapter rule from http_requests_total; the HPA's Pods metric. */
-  requestsPerSecond: "http_requests_per_second",
-} as const;
 
 /** A variable that is set but not allowed. */
 export interface ConfigProblem {

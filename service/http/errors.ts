@@ -1,8 +1,9 @@
 /**
- * Every failure becomes one JSON shape, {"error":{"code","message"}}, with the request id in X-Request-Id.
+ * Every failure becomes one JSON shape, {"error":{"code","message"}} unless a protocol shapes it otherwise
+ * (ErrorShape), with the request id in X-Request-Id.
  * Messages say what to do; they never carry a stack trace, an internal path or a library's raw message.
  */
-import type { ErrorRequestHandler, Request, RequestHandler, Response } from "express";
+import type { ErrorRequestHandler, RequestHandler, Response } from "express";
 import { MulterError } from "multer";
 import type { Logger } from "pino";
 import { type ErrorKind, isPipelineError } from "../pipeline/errors";
@@ -30,7 +31,7 @@ export class HttpProblem extends Error {
 }
 
 /** Status of each pipeline error kind. 499 (client closed request) is only ever seen in logs and metrics. */
-export const STATUS_OF_KIND: Readonly<Record<ErrorKind, number>> = {
+const STATUS_OF_KIND: Readonly<Record<ErrorKind, number>> = {
   invalid_input: 400,
   unsupported_media: 415,
   unprocessable: 422,
@@ -88,63 +89,6 @@ function fromMulter(error: MulterError): HttpProblem {
   }
 }
 
-/** Writes a problem as the JSON error body, with its headers. */
-export function sendProblem(res: Response, problem: HttpProblem): void {
-  const { retryAfterSeconds, closeConnection, headers } = problem.options;
-  if (retryAfterSeconds !== undefined) res.setHeader("Retry-After", String(Math.max(1, Math.ceil(retryAfterSeconds))));
-  if (closeConnection) res.setHeader("Connection", "close");
-  for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
-  res.status(problem.status).json({ error: { code: problem.code, message: problem.message } });
-}
-
-/** After an early answer, how long the client may go on sending before the connection closes anyway. */
-const LINGER_QUIET_MS = 250;
-const LINGER_MAX_MS = 2_000;
-
-/**
- * Answers while the client is still sending its body (a 413 mid-stream), then closes the connection without a
- * reset.
- *
- * Closing a socket with unread bytes makes the kernel reset the connection, and the reset reaches the client
- * before it reads the answer: it sees EPIPE or ECONNRESET, never the 413 (measured: 10 of 10 chunked uploads
- * on loopback). So, like nginx's lingering close, the whole answer is sent at once, what still arrives is
- * discarded, and the response ends (closing the connection) once the client has been quiet for
- * LINGER_QUIET_MS, or after LINGER_MAX_MS or `maxDiscardBytes`, whichever comes first.
- */
-export function sendProblemWhileReceiving(
-  req: Request,
-  res: Response,
-  problem: HttpProblem,
-  maxDiscardBytes: number,
-  /** The JSON answer; another protocol passes its own error shape. @default {"error":{"code","message"}} */
-  answer: unknown = { error: { code: problem.code, message: problem.message } },
-): void {
-  const body = Buffer.from(JSON.stringify(answer));
-  res.status(problem.status).set({
-    "Content-Type": "application/json; charset=utf-8",
-    "Content-Length": String(body.length),
-    Connection: "close",
-  });
-  res.write(body);
-  let discarded = 0;
-  const close = () => {
-    clearTimeout(quiet);
-    clearTimeout(deadline);
-    req.off("data", discard);
-    if (!res.writableEnded) res.end();
-  };
-  const discard = (chunk: Buffer) => {
-    discarded += chunk.length;
-    if (discarded > maxDiscardBytes) close();
-    else quiet.refresh();
-  };
-  const quiet = setTimeout(close, LINGER_QUIET_MS);
-  const deadline = setTimeout(close, LINGER_MAX_MS);
-  req.on("data", discard);
-  req.once("end", close);
-  res.once("close", close);
-}
-
 export function notFoundProblem(): HttpProblem {
   return new HttpProblem(404, "not_found", "No such route. The API is described at /openapi.json and /docs.");
 }
@@ -170,21 +114,44 @@ export function methodNotAllowed(allowed: readonly string[]): RequestHandler {
   };
 }
 
-/** The last middleware: answers every error as JSON, logs faults with their cause. */
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+/** How a protocol shapes its error answers; the mapping from thrown values to problems is shared. */
+export interface ErrorShape {
+  /** The status a problem is answered with. @default the problem's own status */
+  readonly status?: (problem: HttpProblem, error: unknown) => number;
+  /** The JSON body of a problem. */
+  readonly body: (problem: HttpProblem) => unknown;
+}
+
+/** The service's own shape, {"error":{"code","message"}}, on /predict and every non-protocol route. */
+export const SERVICE_ERROR_SHAPE: ErrorShape = {
+  body: (problem) => ({ error: { code: problem.code, message: problem.message } }),
+};
+
+/** The last middleware: answers every error in `shape`, logs faults (not overload or timeouts) with their cause. */
+export function errorHandler(logger: Logger, shape: ErrorShape = SERVICE_ERROR_SHAPE): ErrorRequestHandler {
   return (error: unknown, _req, res, _next) => {
     const problem = toProblem(error);
-    if (problem.status >= 500 && problem.status !== 503 && problem.status !== 504) {
+    const status = shape.status?.(problem, error) ?? problem.status;
+    if (status >= 500 && status !== 503 && status !== 504) {
       logger.error(
         { request_id: res.locals.requestId, err: problem.options.cause ?? problem, code: problem.code },
         "request failed",
       );
     }
     if (res.headersSent) {
-      // Too late for a JSON error: end the response so the client is not left waiting.
+      // Too late for an error body: end the response so the client is not left waiting.
       if (!res.writableEnded) res.destroy();
       return;
     }
-    sendProblem(res, problem);
+    sendProblem(res, status, problem, shape.body(problem));
   };
+}
+
+/** Writes a problem's headers, then `body` as JSON. */
+function sendProblem(res: Response, status: number, problem: HttpProblem, body: unknown): void {
+  const { retryAfterSeconds, closeConnection, headers } = problem.options;
+  if (retryAfterSeconds !== undefined) res.setHeader("Retry-After", String(Math.max(1, Math.ceil(retryAfterSeconds))));
+  if (closeConnection) res.setHeader("Connection", "close");
+  for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
+  res.status(status).json(body);
 }

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import cors from "cors";
 import type { RequestHandler, Request } from "express";
-import rateLimit from "express-rate-limit";
+import { rateLimit } from "express-rate-limit";
 import helmet from "helmet";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema";

@@ -10,7 +10,8 @@ import type { Request, RequestHandler, Response } from "express";
 import multer from "multer";
 import type { Readable, Writable } from "node:stream";
 import type { Config } from "../config/schema";
-import { HttpProblem, payloadTooLarge, sendProblemWhileReceiving, toProblem } from "./errors";
+import { countBodyBytes, hasUnreadBody, refuseDeclaredOversize, sendProblemWhileReceiving } from "./body";
+import { HttpProblem, payloadTooLarge, toProblem } from "./errors";
 
 export type UploadConfig = Pick<Config, "maxRequestSize" | "maxBatchFiles">;
 
@@ -59,35 +60,18 @@ function requireMultipart(): RequestHandler {
     if (req.is("multipart/form-data")) return next();
     next(
       new HttpProblem(400, "expected_multipart", "Send the image as multipart/form-data (curl -F file=@image.jpg).", {
-        closeConnection: req.readable && !hasEmptyBody(req),
+        closeConnection: hasUnreadBody(req),
       }),
     );
   };
 }
 
-function hasEmptyBody(req: Request): boolean {
-  const length = req.get("content-length");
-  return length === "0" || (length === undefined && req.get("transfer-encoding") === undefined);
-}
-
-function refuseDeclaredOversize(limit: number): RequestHandler {
-  return (req, _res, next) => {
-    const declared = Number(req.get("content-length"));
-    next(Number.isFinite(declared) && declared > limit ? payloadTooLarge(limit) : undefined);
-  };
-}
-
 /** Counts body bytes as they stream into busboy; past the limit, stops parsing and answers 413 itself. */
 function countBody(req: Request, busboy: Writable, limit: number): void {
-  let received = 0;
-  const onData = (chunk: Buffer) => {
-    received += chunk.length;
-    if (received <= limit) return;
-    req.off("data", onData);
+  countBodyBytes(req, limit, () => {
     req.unpipe(busboy);
     // multer sees the connection close and stands down (headers already sent).
     const res = req.res as Response;
     if (!res.headersSent) sendProblemWhileReceiving(req, res, payloadTooLarge(limit), limit);
-  };
-  req.on("data", onData);
+  });
 }

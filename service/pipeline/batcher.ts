@@ -8,7 +8,7 @@
  * With batching disabled, each run takes the images of exactly one request, and nothing waits for company.
  */
 import type { Metrics } from "../metrics/metrics";
-import type { InferenceModel } from "../model/onnxModel";
+import type { InferenceModel } from "../model/onnx-model";
 import { PipelineError, cancelled, deadlineExceeded, inferenceFailed, overloaded } from "./errors";
 
 export interface BatcherOptions {

@@ -5,7 +5,7 @@
 import type { Config } from "../config/schema";
 import type { Metrics } from "../metrics/metrics";
 import type { ModelCard } from "../model/card";
-import type { InferenceModel } from "../model/onnxModel";
+import type { InferenceModel } from "../model/onnx-model";
 import { DynamicBatcher } from "./batcher";
 import { createDecoder, type ImageDecoder } from "./decode";
 import { PipelineError, cancelled, deadlineExceeded, inferenceFailed, invalidInput, isPipelineError } from "./errors";
@@ -51,6 +51,8 @@ export interface TensorClassification {
 export interface ModelDescription {
   readonly name: string;
   readonly version: string;
+  /** The model card's one-line description (what it was trained on); may be empty. */
+  readonly description: string;
   readonly sha256: string;
   readonly labels: readonly string[];
   readonly input: { readonly name: string; readonly shape: readonly number[] };
@@ -70,6 +72,7 @@ export class InferencePipeline {
     this.model = {
       name: card.name,
       version: card.version,
+      description: card.description,
       sha256: card.sha256,
       labels: card.labels,
       input: { name: card.input.name, shape: card.input.shape },

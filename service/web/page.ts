@@ -6,6 +6,7 @@
  * Content-Security-Policy (script-src 'self') applies unchanged, and nothing comes from a CDN.
  */
 import type { ModelDescription } from "../pipeline/classifier";
+import { escapeHtml } from "../http/html";
 
 export const SCRIPT_PATH = "/ui/app.js";
 export const STYLES_PATH = "/ui/app.css";
@@ -22,6 +23,7 @@ export function renderIndexPage({ model, maxRequestSize, topK }: PageOptions): s
   const name = escapeHtml(model.name);
   const version = escapeHtml(model.version);
   const labels = model.labels.map(escapeHtml).join(", ");
+  const description = model.description === "" ? "" : ` ${escapeHtml(model.description)}`;
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -36,7 +38,7 @@ export function renderIndexPage({ model, maxRequestSize, topK }: PageOptions): s
 <body>
   <header class="masthead">
     <h1>${name} image classifier</h1>
-    <p class="lede">Sorts a picture into one of ${model.labels.length} CIFAR-10 classes: ${labels}.
+    <p class="lede">Sorts a picture into one of ${model.labels.length} classes: ${labels}.${description}
       Model <strong>${name} ${version}</strong>, run by ONNX Runtime in this service.</p>
     <nav aria-label="API">
       <a href="/docs">API documentation</a>
@@ -77,8 +79,4 @@ export function renderIndexPage({ model, maxRequestSize, topK }: PageOptions): s
 </body>
 </html>
 `;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -3,16 +3,17 @@
  * conditional requests from its ETag, and no-cache makes browsers revalidate, so a new release shows at once.
  */
 import { Router, type RequestHandler } from "express";
-import type { RouteContext } from "../http/app";
+import { topKRange } from "../contract/http";
 import { methodNotAllowed } from "../http/errors";
-import { TOP_K_DEFAULT } from "../http/routes/predict";
+import { readOnlyPath } from "../http/openapi-components";
+import type { OpenApiContext, OpenApiFragment, RouteContext, RouteModule } from "../http/route-context";
 import { SCRIPT_PATH, STYLES_PATH, renderIndexPage } from "./page";
 import { APP_SCRIPT } from "./script";
 import { APP_STYLES } from "./styles";
 
-export function webRouter({ pipeline, config }: RouteContext): Router {
+function webRouter({ pipeline, config }: RouteContext): Router {
   const router = Router();
-  const page = renderIndexPage({ model: pipeline.model, maxRequestSize: config.maxRequestSize, topK: TOP_K_DEFAULT });
+  const page = renderIndexPage({ model: pipeline.model, maxRequestSize: config.maxRequestSize, topK: topKRange(pipeline.model.labels).default });
   const assets: [string, string, string][] = [
     ["/", "html", page],
     [SCRIPT_PATH, "text/javascript", APP_SCRIPT],
@@ -30,3 +31,18 @@ function serve(type: string, body: string): RequestHandler {
     res.type(type).send(body);
   };
 }
+
+function webOpenApi({ model }: OpenApiContext): OpenApiFragment {
+  const top = topKRange(model.labels).default;
+  return {
+    paths: {
+      "/": readOnlyPath("operations", `Demo page: pick or drop an image, see the top-${top} classes (served locally, no CDN)`, "HTML page.", "text/html", {
+        type: "string",
+      }),
+      [SCRIPT_PATH]: readOnlyPath("operations", "The demo page's script", "JavaScript.", "text/javascript", { type: "string" }),
+      [STYLES_PATH]: readOnlyPath("operations", "The demo page's stylesheet", "CSS.", "text/css", { type: "string" }),
+    },
+  };
+}
+
+export const webRoutes: RouteModule = { router: webRouter, openApi: webOpenApi };

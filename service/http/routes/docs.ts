@@ -6,6 +6,9 @@ import path from "node:path";
 import { Router } from "express";
 import { getAbsoluteFSPath } from "swagger-ui-dist";
 import { methodNotAllowed, notFoundProblem } from "../errors";
+import { readOnlyPath, responseRef } from "../openapi-components";
+import type { OpenApiFragment, RouteContext, RouteModule } from "../route-context";
+import { escapeHtml } from "../html";
 
 /** The only swagger-ui-dist files served: the page needs nothing else. */
 const ASSETS = new Set([
@@ -17,12 +20,13 @@ const ASSETS = new Set([
   "favicon-16x16.png",
 ]);
 
-const PAGE = `<!DOCTYPE html>
+/** The Swagger UI page, titled with the served model's name (HTML-escaped: it comes from the model card). */
+const page = (modelName: string) => `<!DOCTYPE html>
 <html lang="en">
   <head>
     <meta charset="utf-8">
     <meta name="viewport" content="width=device-width, initial-scale=1">
-    <title>PyramidNet classifier API</title>
+    <title>${escapeHtml(modelName)} classifier API</title>
     <link rel="stylesheet" href="/docs/assets/swagger-ui.css">
     <link rel="stylesheet" href="/docs/assets/index.css">
     <link rel="icon" type="image/png" href="/docs/assets/favicon-32x32.png" sizes="32x32">
@@ -47,10 +51,11 @@ const INIT = `window.addEventListener("load", function () {
 });
 `;
 
-export function docsRouter(openApiDocument: object): Router {
+function docsRouter({ openApiDocument, pipeline }: Pick<RouteContext, "openApiDocument" | "pipeline">): Router {
   const router = Router();
   const assetsDir = getAbsoluteFSPath();
   const documentJson = JSON.stringify(openApiDocument);
+  const html = page(pipeline.model.name);
 
   router
     .route("/openapi.json")
@@ -62,7 +67,7 @@ export function docsRouter(openApiDocument: object): Router {
   router
     .route("/docs")
     .get((_req, res) => {
-      res.type("html").send(PAGE);
+      res.type("html").send(html);
     })
     .all(methodNotAllowed(["GET", "HEAD"]));
 
@@ -84,3 +89,29 @@ export function docsRouter(openApiDocument: object): Router {
 
   return router;
 }
+
+function docsOpenApi(): OpenApiFragment {
+  return {
+    paths: {
+      "/openapi.json": readOnlyPath("operations", "This document", "OpenAPI 3.1.", "application/json", { type: "object" }),
+      "/docs": readOnlyPath("operations", "Interactive documentation (Swagger UI, served locally)", "HTML page.", "text/html", { type: "string" }),
+      "/docs/init.js": readOnlyPath("operations", "The documentation page's initializer script", "JavaScript.", "application/javascript", {
+        type: "string",
+      }),
+      "/docs/assets/{file}": {
+        get: {
+          tags: ["operations"],
+          summary: "A Swagger UI asset of the documentation page (from swagger-ui-dist)",
+          parameters: [{ name: "file", in: "path", required: true, schema: { type: "string", enum: [...ASSETS] } }],
+          responses: {
+            "200": { description: "The asset." },
+            "404": { description: "Not one of the page's assets.", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } },
+            "405": responseRef("MethodNotAllowed"),
+          },
+        },
+      },
+    },
+  };
+}
+
+export const docsRoutes: RouteModule = { router: docsRouter, openApi: docsOpenApi };

@@ -2,26 +2,30 @@
  * POST /predict and POST /predict/batch: adapt multipart uploads to InferencePipeline calls and its results to
  * the JSON contract. No inference logic lives here.
  */
-import { Router, type Request, type RequestHandler, type Response } from "express";
-import type { ClassifyOptions } from "../../pipeline/classifier";
+import { Router, type Request, type RequestHandler } from "express";
+import { topKRange } from "../../contract/http";
 import type { Classification } from "../../pipeline/postprocess";
 import { HttpProblem, methodNotAllowed, toProblem } from "../errors";
-import type { RouteContext } from "../app";
+import { classifyOptions } from "../handlers";
+import { errorResponse, requestIdHeader, responseRef, schemaRef } from "../openapi-components";
+import type { Json, OpenApiContext, OpenApiFragment, RouteContext, RouteModule } from "../route-context";
 import { multiImageUpload, singleImageUpload } from "../upload";
 
-export const TOP_K_DEFAULT = 5;
-export const TOP_K_MAX = 10;
-
-export function predictRouter({ pipeline, config, predictionGuards }: RouteContext): Router {
+function predictRouter({ pipeline, config, predictionGuards }: RouteContext): Router {
   const router = Router();
+  const topKOf = topKParser(topKRange(pipeline.model.labels));
   // top_k is checked before the upload is read, so a bad query costs the client no upload.
+  const checkTopK: RequestHandler = (req, _res, next) => {
+    topKOf(req);
+    next();
+  };
   const guards = [...predictionGuards, checkTopK];
   const model = { name: pipeline.model.name, version: pipeline.model.version };
 
   router
     .route("/predict")
     .post(...guards, ...singleImageUpload(config), async (req, res) => {
-      const topK = parseTopK(req);
+      const topK = topKOf(req);
       const file = req.file;
       if (file === undefined) throw missingFile("file");
       const started = performance.now();
@@ -37,7 +41,7 @@ export function predictRouter({ pipeline, config, predictionGuards }: RouteConte
   router
     .route("/predict/batch")
     .post(...guards, ...multiImageUpload(config), async (req, res) => {
-      const topK = parseTopK(req);
+      const topK = topKOf(req);
       const files = Array.isArray(req.files) ? req.files : [];
       if (files.length === 0) throw missingFile("files");
       const started = performance.now();
@@ -61,20 +65,17 @@ export function predictRouter({ pipeline, config, predictionGuards }: RouteConte
   return router;
 }
 
-const checkTopK: RequestHandler = (req, _res, next) => {
-  parseTopK(req);
-  next();
-};
-
-/** top_k from the query string: an integer from 1 to 10, 5 when absent. */
-export function parseTopK(req: Request): number {
-  const raw = req.query["top_k"];
-  if (raw === undefined || raw === "") return TOP_K_DEFAULT;
-  const value = typeof raw === "string" && /^\d{1,3}$/.test(raw) ? Number(raw) : NaN;
-  if (!(value >= 1 && value <= TOP_K_MAX)) {
-    throw new HttpProblem(400, "invalid_top_k", `top_k must be an integer from 1 to ${TOP_K_MAX}.`);
-  }
-  return value;
+/** top_k from the query string: an integer from 1 to the class count, the range's default when absent. */
+function topKParser(range: ReturnType<typeof topKRange>): (req: Request) => number {
+  return (req) => {
+    const raw = req.query["top_k"];
+    if (raw === undefined || raw === "") return range.default;
+    const value = typeof raw === "string" && /^\d{1,6}$/.test(raw) ? Number(raw) : NaN;
+    if (!(value >= range.min && value <= range.max)) {
+      throw new HttpProblem(400, "invalid_top_k", `top_k must be an integer from ${range.min} to ${range.max}.`);
+    }
+    return value;
+  };
 }
 
 function missingFile(field: string): HttpProblem {
@@ -85,15 +86,152 @@ function missingFile(field: string): HttpProblem {
   );
 }
 
-/** The deadline starts once the upload is in; a client that goes away cancels its queued work. */
-function classifyOptions(res: Response, topK: number, timeoutMs: number): ClassifyOptions {
-  const abandoned = new AbortController();
-  res.once("close", () => {
-    if (!res.writableFinished) abandoned.abort();
-  });
-  return { topK, deadline: performance.now() + timeoutMs, signal: abandoned.signal };
-}
-
 function toJson(classification: Classification) {
   return { prediction: classification.prediction, top_k: classification.topK };
 }
+
+const IMAGE_FORMATS = "JPEG, PNG, WebP, GIF (first frame), TIFF or AVIF.";
+
+function predictOpenApi({ config, model }: OpenApiContext): OpenApiFragment {
+  const range = topKRange(model.labels);
+  const predictionErrors = {
+    "400": responseRef("BadRequest"),
+    "405": responseRef("MethodNotAllowed"),
+    "413": responseRef("PayloadTooLarge"),
+    "429": responseRef("TooManyRequests"),
+    "500": responseRef("InternalError"),
+    "503": responseRef("Unavailable"),
+    "504": responseRef("Timeout"),
+  };
+  const topK = {
+    name: "top_k",
+    in: "query",
+    required: false,
+    description: "How many classes to return, most probable first.",
+    schema: { type: "integer", minimum: range.min, maximum: range.max, default: range.default },
+  };
+  const classIndex = { type: "integer", minimum: 0, maximum: model.labels.length - 1 };
+  return {
+    paths: {
+      "/predict": {
+        post: {
+          tags: ["prediction"],
+          summary: "Classify one image",
+          operationId: "predict",
+          parameters: [topK],
+          requestBody: multipartUpload("file", { type: "string", format: "binary", description: IMAGE_FORMATS }),
+          responses: {
+            "200": { description: "The prediction.", headers: requestIdHeader(), content: { "application/json": { schema: schemaRef("PredictResponse") } } },
+            ...predictionErrors,
+            "415": responseRef("UnsupportedImage"),
+            "422": responseRef("ImageRejected"),
+          },
+        },
+      },
+      "/predict/batch": {
+        post: {
+          tags: ["prediction"],
+          summary: `Classify up to ${config.maxBatchFiles} images`,
+          description:
+            "One result per file, in upload order. A file that is not a decodable image gets its own error entry; " +
+            "the others are still classified.",
+          operationId: "predictBatch",
+          parameters: [topK],
+          requestBody: multipartUpload("files", {
+            type: "array",
+            minItems: 1,
+            maxItems: config.maxBatchFiles,
+            items: { type: "string", format: "binary", description: IMAGE_FORMATS },
+          }),
+          responses: {
+            "200": { description: "One result per file.", headers: requestIdHeader(), content: { "application/json": { schema: schemaRef("BatchResponse") } } },
+            ...predictionErrors,
+          },
+        },
+      },
+    },
+    schemas: {
+      Label: { type: "string", enum: [...model.labels] },
+      ClassScore: {
+        type: "object",
+        required: ["label", "index", "probability"],
+        properties: { label: schemaRef("Label"), index: classIndex, probability: { type: "number", minimum: 0, maximum: 1 } },
+      },
+      Prediction: {
+        type: "object",
+        required: ["label", "index", "confidence"],
+        properties: {
+          label: schemaRef("Label"),
+          index: classIndex,
+          confidence: { type: "number", minimum: 0, maximum: 1, description: "Softmax probability of the label." },
+        },
+      },
+      Model: {
+        type: "object",
+        required: ["name", "version"],
+        properties: { name: { type: "string", examples: [model.name] }, version: { type: "string", examples: [model.version] } },
+      },
+      PredictResponse: {
+        type: "object",
+        required: ["prediction", "top_k", "model", "latency_ms"],
+        properties: {
+          prediction: schemaRef("Prediction"),
+          top_k: { type: "array", items: schemaRef("ClassScore"), minItems: range.min, maxItems: range.max },
+          model: schemaRef("Model"),
+          latency_ms: { type: "number", description: "Time in the inference pipeline: decode, queue, inference, postprocess." },
+        },
+      },
+      BatchResult: {
+        oneOf: [
+          {
+            type: "object",
+            required: ["filename", "prediction", "top_k"],
+            properties: { filename: { type: "string" }, prediction: schemaRef("Prediction"), top_k: { type: "array", items: schemaRef("ClassScore") } },
+          },
+          {
+            type: "object",
+            required: ["filename", "error"],
+            properties: {
+              filename: { type: "string" },
+              error: { type: "object", required: ["code", "message"], properties: { code: { type: "string" }, message: { type: "string" } } },
+            },
+          },
+        ],
+      },
+      BatchResponse: {
+        type: "object",
+        required: ["results", "model"],
+        properties: { results: { type: "array", items: schemaRef("BatchResult") }, model: schemaRef("Model"), latency_ms: { type: "number" } },
+      },
+    },
+    responses: {
+      BadRequest: errorResponse("Malformed request: not multipart/form-data, missing field, too many files, or top_k out of range."),
+      PayloadTooLarge: errorResponse(`The body is over ${config.maxRequestSize} bytes; refused while uploading, the connection is closed.`),
+      UnsupportedImage: errorResponse("Not a decodable image (or a format that is not accepted, such as SVG)."),
+      ImageRejected: errorResponse(`The image decodes but is refused: more than ${config.maxImagePixels} pixels, or zero-sized.`),
+      TooManyRequests: errorResponse(
+        config.rateLimitPerMinute > 0
+          ? `More than ${config.rateLimitPerMinute} requests per minute from this client.`
+          : "Per-client rate limiting (off in this configuration).",
+        ["Retry-After"],
+      ),
+      Unavailable: errorResponse("Not ready, draining, or overloaded (concurrency limit or full queue).", ["Retry-After"]),
+      Timeout: errorResponse(`The prediction did not finish within ${config.predictionTimeoutMs} ms.`),
+    },
+  };
+}
+
+/** A required multipart/form-data body with one image field (a single file, or an array of files). */
+function multipartUpload(field: string, fieldSchema: Record<string, Json>): Record<string, Json> {
+  return {
+    required: true,
+    content: {
+      "multipart/form-data": {
+        schema: { type: "object", required: [field], properties: { [field]: fieldSchema } },
+        encoding: { [field]: { contentType: "image/*" } },
+      },
+    },
+  };
+}
+
+export const predictRoutes: RouteModule = { router: predictRouter, openApi: predictOpenApi };

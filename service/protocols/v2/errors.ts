@@ -4,11 +4,10 @@
  * limits keep their HTTP meaning (413 body too large, 429 rate limited, 503 not ready or overloaded with
  * Retry-After, 504 deadline passed), as on /predict.
  */
-import type { ErrorRequestHandler, RequestHandler, Response } from "express";
+import type { ErrorRequestHandler, RequestHandler } from "express";
 import type { Logger } from "pino";
-import { HttpProblem, toProblem } from "../../http/errors";
-import type { ErrorKind } from "../../pipeline/errors";
-import { isPipelineError } from "../../pipeline/errors";
+import { type ErrorShape, HttpProblem, errorHandler } from "../../http/errors";
+import { type ErrorKind, isPipelineError } from "../../pipeline/errors";
 
 /** Pipeline failures that are the request's fault: 400 here, where /predict tells 415 and 422 apart. */
 const REQUEST_KINDS: ReadonlySet<ErrorKind> = new Set(["invalid_input", "unsupported_media", "unprocessable"]);
@@ -22,27 +21,14 @@ export function unknownModel(message: string): HttpProblem {
   return new HttpProblem(404, "unknown_model", message);
 }
 
-export function v2ErrorHandler(logger: Logger): ErrorRequestHandler {
-  return (error: unknown, _req, res, _next) => {
-    const problem = toProblem(error);
-    const status = isPipelineError(error) && REQUEST_KINDS.has(error.kind) ? 400 : problem.status;
-    if (status >= 500 && status !== 503 && status !== 504) {
-      logger.error({ request_id: res.locals.requestId, err: problem.options.cause ?? problem, code: problem.code }, "request failed");
-    }
-    if (res.headersSent) {
-      if (!res.writableEnded) res.destroy();
-      return;
-    }
-    send(res, status, problem);
-  };
-}
+/** The protocol's status and body for a problem; mapping, logging and headers are the service's own handler's. */
+const V2_ERROR_SHAPE: ErrorShape = {
+  status: (problem, error) => (isPipelineError(error) && REQUEST_KINDS.has(error.kind) ? 400 : problem.status),
+  body: errorBody,
+};
 
-function send(res: Response, status: number, problem: HttpProblem): void {
-  const { retryAfterSeconds, closeConnection, headers } = problem.options;
-  if (retryAfterSeconds !== undefined) res.setHeader("Retry-After", String(Math.max(1, Math.ceil(retryAfterSeconds))));
-  if (closeConnection) res.setHeader("Connection", "close");
-  for (const [name, value] of Object.entries(headers ?? {})) res.setHeader(name, value);
-  res.status(status).json(errorBody(problem));
+export function v2ErrorHandler(logger: Logger): ErrorRequestHandler {
+  return errorHandler(logger, V2_ERROR_SHAPE);
 }
 
 /** The protocol's error object. */

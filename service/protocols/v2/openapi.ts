@@ -1,26 +1,20 @@
 /**
- * The Open Inference Protocol endpoints in OpenAPI 3.1 terms, merged into the service's document by
- * service/http/openapi.ts. Values (model name, version, shapes, limits) come from the running model and config.
+ * The Open Inference Protocol endpoints in OpenAPI 3.1 terms: this protocol's fragment of the service's
+ * document, which service/http/openapi.ts assembles. Values (model name, version, shapes, limits) come from the running model and config.
  */
-import { CONFIG_SCHEMA, type Config } from "../../config/schema";
-import type { ModelDescription } from "../../pipeline/classifier";
+import { CONFIG_SCHEMA } from "../../config/schema";
+import { schemaRef as schema } from "../../http/openapi-components";
+import type { Json, OpenApiContext, OpenApiFragment } from "../../http/route-context";
 import { IMAGE_BYTES_EXTENSION, IMAGE_INPUT_NAME, PROBABILITIES_OUTPUT_NAME, modelMetadata, outputNames } from "./metadata";
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
-export const V2_TAG = {
+const V2_TAG = {
   name: "open inference protocol",
   description:
     "KServe v2 / Open Inference Protocol REST endpoints, beside /predict and sharing its batching, limits and metrics. " +
     'Errors are {"error": "<message>"}.',
 };
 
-const schema = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-
-export function v2OpenApi(
-  config: Pick<Config, "maxRequestSize" | "maxBatchFiles" | "predictionTimeoutMs">,
-  model: ModelDescription,
-): { paths: Record<string, Json>; schemas: Record<string, Json> } {
+export function v2OpenApi({ config, model }: OpenApiContext): OpenApiFragment {
   const tags = [V2_TAG.name];
   const itemShape = model.input.shape.slice(1);
   const error = (description: string, retryAfter = false): Json => ({
@@ -225,5 +219,5 @@ export function v2OpenApi(
       },
     },
   };
-  return { paths, schemas };
+  return { tags: [V2_TAG], paths, schemas };
 }

@@ -3,20 +3,21 @@
  * /predict, behind the same guards (readiness, rate limit, concurrency limit), body limit and deadline, so the
  * batcher, its queue and the metrics are shared; only the wire format differs.
  */
-import { Router, type ErrorRequestHandler, type RequestHandler, type Response } from "express";
-import type { RouteContext } from "../../http/app";
+import { Router, type ErrorRequestHandler, type RequestHandler } from "express";
+import type { RouteContext, RouteModule } from "../../http/route-context";
 import { methodNotAllowed } from "../../http/errors";
-import type { ClassifyOptions } from "../../pipeline/classifier";
+import { classifyOptions, noStore } from "../../http/handlers";
 import { PipelineError } from "../../pipeline/errors";
 import { notFoundV2, unknownModel, v2ErrorHandler } from "./errors";
-import { jsonBody } from "./jsonBody";
+import { jsonBody } from "./json-body";
 import { modelMetadata, serverMetadata } from "./metadata";
+import { v2OpenApi } from "./openapi";
 import { parseInferenceRequest } from "./request";
 import { buildInferenceResponse, type InferenceResults } from "./response";
 
 const READ = ["GET", "HEAD"];
 
-export function v2Router({ pipeline, config, lifecycle, logger, predictionGuards }: RouteContext): Router {
+function v2Router({ pipeline, config, lifecycle, logger, predictionGuards }: RouteContext): Router {
   const router = Router();
   const model = pipeline.model;
   const server = serverMetadata();
@@ -92,16 +93,4 @@ export function v2Router({ pipeline, config, lifecycle, logger, predictionGuards
 
 const isV2 = (path: string) => path === "/v2" || path.startsWith("/v2/");
 
-const noStore: RequestHandler = (_req, res, next) => {
-  res.setHeader("Cache-Control", "no-store");
-  next();
-};
-
-/** As on /predict: the deadline starts once the body is in; a client that goes away cancels its queued work. */
-function classifyOptions(res: Response, topK: number, timeoutMs: number): ClassifyOptions {
-  const abandoned = new AbortController();
-  res.once("close", () => {
-    if (!res.writableFinished) abandoned.abort();
-  });
-  return { topK, deadline: performance.now() + timeoutMs, signal: abandoned.signal };
-}
+export const v2Routes: RouteModule = { router: v2Router, openApi: v2OpenApi };

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
-import type { WorkerInit, WorkerReply, WorkerRequest } from "./onnxModel";
+import type { WorkerInit, WorkerReply, WorkerRequest } from "./onnx-model";
 
 async function main(port: NonNullable<typeof parentPort>, init: WorkerInit): Promise<void> {
   let session: ort.InferenceSession;

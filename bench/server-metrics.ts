@@ -2,7 +2,7 @@
  * Where our service spends a measured window, from its own Prometheus histograms scraped before and after:
  * mean batch size, and mean time per stage. Explains the load generator's figures; not a second measurement.
  */
-import { METRIC_NAMES } from "../service/config/schema";
+import { METRIC_NAMES } from "../service/contract/metrics";
 
 /** Sums and counts of the histograms of interest, keyed like `name{labels}`. */
 export type MetricSnapshot = ReadonlyMap<string, number>;

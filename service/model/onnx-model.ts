@@ -9,6 +9,7 @@ import path from "node:path";
 import { Worker } from "node:worker_threads";
 import type { InferenceSession } from "onnxruntime-node";
 import type { ModelCard } from "./card";
+import type { GRAPH_OPTIMIZATION_LEVELS } from "../config/schema";
 
 /** What the pipeline needs from a model; tests may pass their own. */
 export interface InferenceModel {
@@ -20,7 +21,7 @@ export interface InferenceModel {
   close(): Promise<void>;
 }
 
-export type GraphOptimizationLevel = "disabled" | "basic" | "extended" | "all";
+export type GraphOptimizationLevel = (typeof GRAPH_OPTIMIZATION_LEVELS)[number];
 
 export interface OnnxModelOptions {
   readonly modelPath: string;
@@ -79,7 +80,7 @@ interface PendingRun {
   readonly reject: (error: Error) => void;
 }
 
-export function sha256Hex(bytes: Uint8Array): string {
+function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
@@ -201,14 +202,14 @@ async function readModelFile(modelPath: string): Promise<Uint8Array> {
  * the worker first loads it. Off because the service never sends it anywhere, and because on a read-only root
  * filesystem ONNX Runtime otherwise warns at every start that it cannot persist a telemetry device id.
  */
-export const ORT_TELEMETRY_SWITCH = { name: "ORT_DISABLE_TELEMETRY", value: "1" } as const;
+const ORT_TELEMETRY_SWITCH = { name: "ORT_DISABLE_TELEMETRY", value: "1" } as const;
 
 function startWorker(init: WorkerInit): Worker {
   // Set in the main thread: a worker's process.env is its own copy, but the native library reads the real one.
   process.env[ORT_TELEMETRY_SWITCH.name] = ORT_TELEMETRY_SWITCH.value;
   // Compiled, the worker is a .js file beside this one; under ts-jest or ts-node it is the .ts source.
   const extension = path.extname(__filename);
-  const file = path.join(__dirname, `onnxWorker${extension}`);
+  const file = path.join(__dirname, `onnx-worker${extension}`);
   const execArgv = extension === ".ts" ? ["--require", "ts-node/register/transpile-only"] : [];
   const transfer = init.modelBytes.byteLength === init.modelBytes.buffer.byteLength ? [init.modelBytes.buffer as ArrayBuffer] : [];
   return new Worker(file, { workerData: init, transferList: transfer, execArgv });

@@ -4,7 +4,7 @@
  * a server on this machine could approach with this model and runtime. Each configuration runs twice (the second
  * pass in reverse order) and keeps its faster figure.
  *
- *   node build/bench/ortLimit.js [--seconds 1.5] [--quick] [--json out.json]
+ *   node build/bench/ort-limit.js [--seconds 1.5] [--quick] [--json out.json]
  *
  * Run by bench/run.ts as a separate process, so ONNX Runtime's thread pools and memory leave with it.
  * Inputs are the golden fixture tensors (the training recipe's preprocessing of 100 CIFAR-10 test JPEGs).
@@ -14,7 +14,7 @@ import { resolve } from "node:path";
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import { cliOptions } from "../scripts/cli-options";
-import { spinningConfig } from "../service/model/onnxModel";
+import { spinningConfig } from "../service/model/onnx-model";
 
 type GraphLevel = "disabled" | "basic" | "extended" | "all";
 
@@ -193,5 +193,6 @@ if (isMainThread) {
     process.exit(1);
   });
 } else {
-  measureSession(workerData as WorkerJob).then((result) => parentPort!.postMessage(result));
+  // A rejection stays unhandled on purpose: Node turns it into this Worker's "error" event, which the parent awaits.
+  void measureSession(workerData as WorkerJob).then((result) => parentPort!.postMessage(result));
 }

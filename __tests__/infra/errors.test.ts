@@ -1,0 +1,220 @@
+/**
+ * Every synth-time refusal of infra/ and charts/, each with its exact message: a setting Kubernetes (or the
+ * service) would reject fails `npm run synth` with an error that names it, before anything reaches a cluster.
+ */
+import { Testing } from "cdk8s";
+import { PyramidNetChart } from "../../charts/pyramidnet-chart";
+import {
+  AppNamespace,
+  ClassifierIngress,
+  InferenceAutoscaler,
+  type InferenceAutoscalerProps,
+  type ClassifierIngressProps,
+  PodIngressPolicy,
+  ServiceMonitor,
+  type ServiceMonitorProps,
+  nginxSize,
+  parseQuantity,
+  renderImage,
+  requestRateRule,
+} from "../../infra";
+import { assertInteger, assertPort } from "../../infra/validation";
+import { writableVolumes } from "../../infra/writable-volumes";
+import { specOf, synthConstructs, synthService } from "./manifests";
+
+const AUTOSCALER: InferenceAutoscalerProps = {
+  name: "pyramidnet",
+  namespace: "pyramidnet-test",
+  labels: {},
+  deploymentName: "pyramidnet",
+  requestsPerSecondMetric: "http_requests_per_second",
+  minReplicas: 1,
+  maxReplicas: 3,
+};
+const BACKEND = { namespace: "pyramidnet-test", serviceName: "pyramidnet", servicePortName: "http", maxRequestBytes: 1024 };
+const INGRESS: ClassifierIngressProps = { backend: BACKEND, host: "pyramidnet.example.com" };
+const MONITOR: ServiceMonitorProps = {
+  name: "pyramidnet",
+  namespace: "pyramidnet-test",
+  labels: {},
+  serviceSelector: { app: "pyramidnet" },
+  portName: "http",
+  path: "/metrics",
+};
+const POLICY_METADATA = { name: "pyramidnet", namespace: "pyramidnet-test", labels: {} };
+const CORES = (limit: string) => ({ cpu: { request: "500m", limit }, memory: { request: "512Mi", limit: "1Gi" } });
+
+const autoscaler = (overrides: Partial<InferenceAutoscalerProps>) => () =>
+  synthConstructs((scope) => new InferenceAutoscaler(scope, "Autoscaler", { ...AUTOSCALER, ...overrides }));
+const ingress = (overrides: Partial<ClassifierIngressProps>) => () =>
+  synthConstructs((scope) => new ClassifierIngress(scope, "Ingress", { ...INGRESS, ...overrides }));
+const monitor = (overrides: Partial<ServiceMonitorProps>) => () =>
+  synthConstructs((scope) => new ServiceMonitor(scope, "Monitor", { ...MONITOR, ...overrides }));
+const service = (overrides: Parameters<typeof synthService>[0]) => () => synthService(overrides);
+
+type Case = readonly [setting: string, refused: () => unknown, message: string | RegExp];
+
+const CASES: Record<string, readonly Case[]> = {
+  InferenceService: [
+    ["namespace not a DNS label", service({ namespace: "Pyramid_Net" }), 'namespace "Pyramid_Net" must be a DNS label: lowercase letters, digits and -, at most 63 characters'],
+    ["name not a DNS label", service({ name: "-pyramidnet" }), 'name "-pyramidnet" must be a DNS label: lowercase letters, digits and -, at most 63 characters'],
+    ["instance not a label value", service({ instance: "a/b" }), 'instance "a/b" is not a valid label value (at most 63 characters, alphanumeric at both ends)'],
+    [
+      "image tag too long for the version label",
+      service({ image: { repository: "pyramidnet", tag: "v".repeat(64) } }),
+      `image tag (used as the app.kubernetes.io/version label) "${"v".repeat(64)}" is not a valid label value (at most 63 characters, alphanumeric at both ends)`,
+    ],
+    ["cpu request malformed", service({ resources: { ...CORES("1"), cpu: { request: "1 core", limit: "1" } } }), 'cpu request "1 core" is not a Kubernetes quantity (examples: 500m, 2, 512Mi, 1Gi)'],
+    ["cpu request zero", service({ resources: { ...CORES("1"), cpu: { request: "0", limit: "1" } } }), 'cpu request "0" must be above zero'],
+    ["cpu limit below request", service({ resources: { ...CORES("1"), cpu: { request: "2", limit: "1" } } }), 'cpu limit "1" is below its request "2"'],
+    [
+      "memory limit below request",
+      service({ resources: { ...CORES("1"), memory: { request: "2Gi", limit: "1536Mi" } } }),
+      'memory limit "1536Mi" is below its request "2Gi"',
+    ],
+    [
+      "ephemeral storage limit below request",
+      service({ resources: { ...CORES("1"), ephemeralStorage: { request: "1Gi", limit: "64Mi" } } }),
+      'ephemeral-storage limit "64Mi" is below its request "1Gi"',
+    ],
+    ["fractional cpu limit", service({ resources: CORES("1500m") }), 'cpu limit "1500m" must be whole cores (1, 2, ...): CLASSIFIER_ORT_INTRA_OP_THREADS is set to it'],
+    ["cpu limit under one core", service({ resources: CORES("500m") }), 'cpu limit "500m" must be whole cores (1, 2, ...): CLASSIFIER_ORT_INTRA_OP_THREADS is set to it'],
+    [
+      "threads that differ from the cpu limit",
+      service({ resources: CORES("2"), config: { intraOpThreads: 1 } }),
+      "CLASSIFIER_ORT_INTRA_OP_THREADS=1 does not match the cpu limit (2 cores): leave it unset, it is derived from the limit",
+    ],
+    [
+      "a config value the service refuses",
+      service({ config: { maxBatchFiles: 0 } }),
+      // The service words its own part; infra's prefix and the variable's name are what this side promises.
+      /^config overrides rejected by the service's validator: [\s\S]*CLASSIFIER_MAX_BATCH_FILES="0"/,
+    ],
+    ["grace period zero", service({ terminationGracePeriodSeconds: 0 }), "terminationGracePeriodSeconds must be a positive integer, got 0"],
+    ["preStop delay negative", service({ preStopDelaySeconds: -1 }), "preStopDelaySeconds must be a non-negative integer, got -1"],
+    [
+      "preStop plus drain longer than the grace period",
+      service({ terminationGracePeriodSeconds: 10 }),
+      "preStopDelaySeconds (5 s) + CLASSIFIER_SHUTDOWN_GRACE_MS (20000 ms) must be shorter than terminationGracePeriodSeconds (10 s), or the kubelet kills in-flight requests",
+    ],
+    ["replicas and autoscaling", service({ replicas: 2 }), "set either replicas or autoscaling, not both: the HPA owns the replica count"],
+    ["replicas zero", service({ autoscaling: undefined, replicas: 0 }), "replicas must be a positive integer, got 0"],
+    ["source ranges on ClusterIP", service({ loadBalancerSourceRanges: ["10.0.0.0/8"] }), "loadBalancerSourceRanges needs serviceType LoadBalancer"],
+    ["service port out of range", service({ servicePort: 70000 }), "servicePort must be 1-65535, got 70000"],
+    [
+      "liveness and readiness on one path",
+      service({ probes: { readiness: { path: "/health/live" } } }),
+      "liveness and readiness probes both check /health/live: a readiness failure (overload, draining) would restart the pod",
+    ],
+    [
+      "probe on an unexposed port",
+      service({ probes: { liveness: { port: "metrics" } } }),
+      'liveness probe targets port "metrics", which the container does not expose (it exposes http (8000))',
+    ],
+    ["probe path not absolute", service({ probes: { startup: { path: "health" } } }), 'startup probe path "health" must start with /'],
+    ["probe period zero", service({ probes: { readiness: { periodSeconds: 0 } } }), "readiness probe periodSeconds must be a positive integer, got 0"],
+    ["probe delay negative", service({ probes: { liveness: { initialDelaySeconds: -5 } } }), "liveness probe initialDelaySeconds must be a non-negative integer, got -5"],
+    ["writable path relative", service({ writablePaths: ["tmp"] }), 'writable path "tmp" must be an absolute directory other than /'],
+    ["writable path root", service({ writablePaths: ["/"] }), 'writable path "/" must be an absolute directory other than /'],
+    ["writable paths colliding", service({ writablePaths: ["/var/cache", "/var-cache"] }), "writable paths /var/cache, /var-cache repeat or collide"],
+    ["writable volume size zero", service({ writableVolumeSize: "0" }), "writableVolumeSize must be above zero"],
+    ["source range not a CIDR", service({ serviceType: "LoadBalancer", loadBalancerSourceRanges: ["10.0.0.0/33"] }), '"10.0.0.0/33" is not a CIDR such as 203.0.113.0/24'],
+    ["scrape interval malformed", service({ monitoring: { scrapeInterval: "often" } }), 'interval "often" is not a Prometheus duration such as 15s or 1m'],
+  ],
+  image: [
+    ["repository with a tag", () => renderImage({ repository: "pyramidnet:1.0.0", tag: "1.0.0" }), 'image repository "pyramidnet:1.0.0" is not a valid reference (lowercase path such as ghcr.io/acme/pyramidnet, no tag)'],
+    ["no tag", () => renderImage({ repository: "pyramidnet", tag: " " }), 'image pyramidnet has no tag: set an exact version (a missing tag means "latest")'],
+    ["latest", () => renderImage({ repository: "pyramidnet", tag: "Latest" }), 'image pyramidnet:Latest uses the "latest" tag: pin an exact version'],
+    ["malformed tag", () => renderImage({ repository: "pyramidnet", tag: ".1" }), 'image tag ".1" is not valid (letters, digits, _ . -, at most 128, not starting with . or -)'],
+    ["malformed digest", () => renderImage({ repository: "pyramidnet", tag: "1.0.0", digest: "sha256:abc" }), 'image digest "sha256:abc" is not valid (sha256: followed by 64 lowercase hex digits)'],
+  ],
+  InferenceAutoscaler: [
+    ["min above max", autoscaler({ minReplicas: 5, maxReplicas: 2 }), "autoscaling minReplicas (5) is above maxReplicas (2)"],
+    ["min zero", autoscaler({ minReplicas: 0 }), "autoscaling minReplicas must be a positive integer, got 0"],
+    ["max fractional", autoscaler({ maxReplicas: 2.5 }), "autoscaling maxReplicas must be a positive integer, got 2.5"],
+    ["cpu target above 100", autoscaler({ cpuUtilizationPercent: 120 }), "autoscaling cpuUtilizationPercent must be an integer from 1 to 100, got 120"],
+    ["memory target zero", autoscaler({ memoryUtilizationPercent: 0 }), "autoscaling memoryUtilizationPercent must be an integer from 1 to 100, got 0"],
+    ["requests per second zero", autoscaler({ requestsPerSecondPerPod: 0 }), "autoscaling requestsPerSecondPerPod must be a positive number, got 0"],
+    ["requests per second infinite", autoscaler({ requestsPerSecondPerPod: Infinity }), "autoscaling requestsPerSecondPerPod must be a positive number, got Infinity"],
+    ["scale-up window over an hour", autoscaler({ scaleUpStabilizationSeconds: 3601 }), "autoscaling scaleUpStabilizationSeconds must be an integer from 0 to 3600, got 3601"],
+    ["scale-down window negative", autoscaler({ scaleDownStabilizationSeconds: -1 }), "autoscaling scaleDownStabilizationSeconds must be an integer from 0 to 3600, got -1"],
+    ["scale-up period over 30 minutes", autoscaler({ scaleUpPeriodSeconds: 1801 }), "autoscaling scaleUpPeriodSeconds must be an integer from 1 to 1800, got 1801"],
+    ["scale-up percent zero", autoscaler({ scaleUpPercent: 0 }), "autoscaling scaleUpPercent must be a positive integer, got 0"],
+    ["scale-up pods zero", autoscaler({ scaleUpPods: 0 }), "autoscaling scaleUpPods must be a positive integer, got 0"],
+  ],
+  ClassifierIngress: [
+    ["name not a DNS label", ingress({ name: "Pyramid" }), 'ingress name "Pyramid" must be a DNS label: lowercase letters, digits and -, at most 63 characters'],
+    ["host without a dot", ingress({ host: "localhost" }), 'ingress host "localhost" must be a lowercase DNS name with at least one dot'],
+    ["rate limit zero", ingress({ rateLimitPerSecond: 0 }), "rateLimitPerSecond must be a positive integer, got 0"],
+    ["empty ClusterIssuer", ingress({ tls: { clusterIssuer: " " } }), "tls.clusterIssuer must not be empty"],
+    ["secret not a DNS label", ingress({ tls: { clusterIssuer: "letsencrypt", secretName: "TLS" } }), 'tls secretName "TLS" must be a DNS label: lowercase letters, digits and -, at most 63 characters'],
+    ["no path", ingress({ paths: [] }), "the Ingress must route at least one path"],
+    ["relative path", ingress({ paths: [{ path: "predict", pathType: "Prefix" }] }), 'ingress path "predict" must start with "/"'],
+    ["backend body size zero", ingress({ backend: { ...BACKEND, maxRequestBytes: 0 } }), "body size must be a positive integer, got 0"],
+    ["body size fractional", () => nginxSize(1.5), "body size must be a positive integer, got 1.5"],
+  ],
+  AppNamespace: [
+    ["name not a DNS label", () => synthConstructs((s) => new AppNamespace(s, "Namespace", { name: "Dev" })), 'namespace "Dev" must be a DNS label: lowercase letters, digits and -, at most 63 characters'],
+  ],
+  PodIngressPolicy: [
+    [
+      "ingress controller namespace not a DNS label",
+      () => synthConstructs((s) => new PodIngressPolicy(s, "Policy", { metadata: POLICY_METADATA, podSelector: {}, port: 8000, access: { ingressControllerNamespace: "Ingress" } })),
+      'ingressControllerNamespace "Ingress" must be a DNS label: lowercase letters, digits and -, at most 63 characters',
+    ],
+    [
+      "Prometheus namespace not a DNS label",
+      () => synthConstructs((s) => new PodIngressPolicy(s, "Policy", { metadata: POLICY_METADATA, podSelector: {}, port: 8000, access: { prometheusNamespace: "mon_itoring" } })),
+      'prometheusNamespace "mon_itoring" must be a DNS label: lowercase letters, digits and -, at most 63 characters',
+    ],
+    [
+      "IPv6 prefix over 128",
+      () => synthConstructs((s) => new PodIngressPolicy(s, "Policy", { metadata: POLICY_METADATA, podSelector: {}, port: 8000, sourceRanges: ["2001:db8::/129"] })),
+      '"2001:db8::/129" is not a CIDR such as 203.0.113.0/24',
+    ],
+  ],
+  ServiceMonitor: [
+    ["timeout above interval", monitor({ interval: "5s" }), "ServiceMonitor scrapeTimeout (10s) exceeds its interval (5s)"],
+    ["timeout malformed", monitor({ scrapeTimeout: "10 seconds" }), 'scrapeTimeout "10 seconds" is not a Prometheus duration such as 15s or 1m'],
+  ],
+  "prometheus-adapter rule": [
+    ["window malformed", () => requestRateRule({ counter: "http_requests_total", rateMetric: "rps", window: "2 minutes" }), 'rate window "2 minutes" is not a PromQL duration such as 2m'],
+    ["counter malformed", () => requestRateRule({ counter: "http-requests", rateMetric: "rps" }), '"http-requests" is not a Prometheus metric name'],
+  ],
+  PyramidNetChart: [
+    [
+      "environment name not a DNS label",
+      () => new PyramidNetChart(Testing.app(), "chart", { environmentName: "Staging", spec: specOf("development"), imageTag: "1.0.0" }),
+      'environment name "Staging" must be a DNS label: lowercase letters, digits and -, at most 63 characters',
+    ],
+    [
+      "public environment without TLS",
+      () => {
+        const { tls: _dropped, ...plain } = specOf("production").ingress;
+        return new PyramidNetChart(Testing.app(), "qa", { environmentName: "qa", spec: { ...specOf("production"), ingress: plain }, imageTag: "1.0.0" });
+      },
+      'the qa Ingress must terminate TLS (its exposure is "public"): set ingress.tls in its environment entry',
+    ],
+  ],
+  "shared checks": [
+    ["quantity", () => parseQuantity("1.5.0", "memory limit"), 'memory limit "1.5.0" is not a Kubernetes quantity (examples: 500m, 2, 512Mi, 1Gi)'],
+    ["integer above its bound", () => assertInteger(101, "percent", { min: 1, max: 100 }), "percent must be an integer from 1 to 100, got 101"],
+    ["integer below a bound of 2", () => assertInteger(1, "replicas", { min: 2 }), "replicas must be an integer of at least 2, got 1"],
+    ["NaN", () => assertInteger(Number.NaN, "period", { min: 0 }), "period must be a non-negative integer, got NaN"],
+    ["port zero", () => assertPort(0, "port"), "port must be 1-65535, got 0"],
+    ["volume size malformed", () => writableVolumes(["/tmp"], "lots"), 'writableVolumeSize "lots" is not a Kubernetes quantity (examples: 500m, 2, 512Mi, 1Gi)'],
+  ],
+};
+
+describe.each(Object.entries(CASES))("%s refuses", (_construct, cases) => {
+  test.each(cases)("%s", (_setting, refused, message) => {
+    // An Error compares the whole message; a RegExp only where another module words part of it.
+    expect(refused).toThrow(typeof message === "string" ? new Error(message) : message);
+  });
+});
+
+test("the bounds checks accept their edges", () => {
+  expect(() => assertInteger(100, "percent", { min: 1, max: 100 })).not.toThrow();
+  expect(() => assertInteger(0, "delay", { min: 0 })).not.toThrow();
+  expect(() => assertPort(65535, "port")).not.toThrow();
+});

@@ -1,0 +1,61 @@
+/** ClassifierIngress alone: defaults, TLS, paths, and the body size it takes from its backend. */
+import { ClassifierIngress, type ClassifierIngressProps, type HttpBackend } from "../../infra";
+import { HTTP_CONTRACT } from "../../infra/service-contract";
+import { oneOf, synthConstructs } from "./manifests";
+
+const BACKEND: HttpBackend = { namespace: "vision", serviceName: "classifier", servicePortName: "web", maxRequestBytes: 3 * 2 ** 20 };
+const ingressOf = (props: Partial<ClassifierIngressProps>) =>
+  oneOf(
+    synthConstructs((scope) => new ClassifierIngress(scope, "Ingress", { backend: BACKEND, host: "classify.example.org", ...props })),
+    "Ingress",
+  );
+
+test("defaults: named after the Service, nginx class, 20 requests/s, the service's public paths, plain HTTP", () => {
+  const ingress = ingressOf({});
+  expect(ingress.metadata).toEqual({
+    name: "classifier",
+    namespace: "vision",
+    annotations: { "nginx.ingress.kubernetes.io/proxy-body-size": "3m", "nginx.ingress.kubernetes.io/limit-rps": "20" },
+  });
+  expect(ingress.spec!.ingressClassName).toBe("nginx");
+  expect(ingress.spec!.tls).toBeUndefined();
+  const backend = { service: { name: "classifier", port: { name: "web" } } };
+  expect(ingress.spec!.rules).toEqual([
+    {
+      host: "classify.example.org",
+      http: { paths: HTTP_CONTRACT.publicPaths.map(({ path, pathType }) => ({ path, pathType, backend })) },
+    },
+  ]);
+});
+
+test("TLS: cert-manager's ClusterIssuer, an HTTPS redirect, and the secret <name>-tls unless named", () => {
+  const ingress = ingressOf({ name: "public", tls: { clusterIssuer: "letsencrypt" } });
+  expect(ingress.metadata!.annotations).toMatchObject({
+    "cert-manager.io/cluster-issuer": "letsencrypt",
+    "nginx.ingress.kubernetes.io/ssl-redirect": "true",
+  });
+  expect(ingress.spec!.tls).toEqual([{ hosts: ["classify.example.org"], secretName: "public-tls" }]);
+  expect(ingressOf({ tls: { clusterIssuer: "letsencrypt", secretName: "certs" } }).spec!.tls).toEqual([
+    { hosts: ["classify.example.org"], secretName: "certs" },
+  ]);
+});
+
+test("class, rate limit, labels and paths are the props", () => {
+  const ingress = ingressOf({
+    ingressClassName: "internal",
+    rateLimitPerSecond: 7,
+    labels: { team: "ml" },
+    paths: [{ path: "/predict", pathType: "Exact" }],
+  });
+  expect(ingress.spec!.ingressClassName).toBe("internal");
+  expect(ingress.metadata!.annotations!["nginx.ingress.kubernetes.io/limit-rps"]).toBe("7");
+  expect(ingress.metadata!.labels).toEqual({ team: "ml" });
+  expect(ingress.spec!.rules![0].http!.paths.map((p) => [p.path, p.pathType])).toEqual([["/predict", "Exact"]]);
+});
+
+test("the body size follows the backend's limit exactly, in nginx units", () => {
+  expect(ingressOf({ backend: { ...BACKEND, maxRequestBytes: 1536 * 1024 } }).metadata!.annotations!["nginx.ingress.kubernetes.io/proxy-body-size"]).toBe(
+    "1536k",
+  );
+  expect(ingressOf({ backend: { ...BACKEND, maxRequestBytes: 1000 } }).metadata!.annotations!["nginx.ingress.kubernetes.io/proxy-body-size"]).toBe("1000");
+});

@@ -1,0 +1,89 @@
+/**
+ * PyramidNetChart alone, from a spec written here rather than the committed table: where each field of an
+ * environment entry lands, and what its name becomes.
+ */
+import { Testing } from "cdk8s";
+import type { EnvironmentSpec } from "../../charts/environments";
+import { PyramidNetChart } from "../../charts/pyramidnet-chart";
+import { CONFIG_SCHEMA, loadConfig } from "../../infra/service-contract";
+import { oneOf, type Manifest } from "./manifests";
+
+const SPEC: EnvironmentSpec = {
+  namespace: "pyramidnet-staging",
+  imageRepository: "registry.example.com/ml/pyramidnet",
+  imagePullPolicy: "Always",
+  resources: { cpu: { request: "1", limit: "2" }, memory: { request: "1Gi", limit: "1Gi" } },
+  autoscaling: { minReplicas: 2, maxReplicas: 5 },
+  serviceType: "ClusterIP",
+  nodeSpread: "DoNotSchedule",
+  spreadAcrossZones: false,
+  exposure: "internal",
+  ingress: { host: "pyramidnet.staging.internal", rateLimitPerSecond: 9 },
+  config: { logLevel: "warn" },
+};
+
+function synthChart(spec: EnvironmentSpec, environmentName = "staging"): { chart: PyramidNetChart; manifests: Manifest[] } {
+  const chart = new PyramidNetChart(Testing.app(), environmentName, { environmentName, spec, imageTag: "3.1.4" });
+  return { chart, manifests: Testing.synth(chart) as Manifest[] };
+}
+
+describe("an internal environment", () => {
+  const { chart, manifests } = synthChart(SPEC);
+  const container = oneOf(manifests, "Deployment").spec!.template.spec!.containers[0];
+
+  test("the Namespace comes first, and every other object lives in it", () => {
+    expect(manifests[0]).toMatchObject({ kind: "Namespace", metadata: { name: "pyramidnet-staging" } });
+    expect(oneOf(manifests, "Namespace").metadata!.labels).toMatchObject({
+      "app.kubernetes.io/part-of": "pyramidnet",
+      "app.kubernetes.io/managed-by": "cdk8s",
+    });
+    for (const m of manifests.slice(1)) expect(m.metadata.namespace).toBe("pyramidnet-staging");
+    expect(chart.namespaceName).toBe("pyramidnet-staging");
+  });
+
+  test("the name is the instance label and the pods' CLASSIFIER_ENVIRONMENT", () => {
+    expect(chart.classifier.selector).toEqual({
+      "app.kubernetes.io/name": "pyramidnet",
+      "app.kubernetes.io/instance": "pyramidnet-staging",
+    });
+    const data = oneOf(manifests, "ConfigMap").data!;
+    expect(data[CONFIG_SCHEMA.environment.name]).toBe("staging");
+    expect(loadConfig(data).environment).toBe("staging");
+  });
+
+  test("image, pull policy, resources and config come from the entry; the tag from the caller", () => {
+    expect(container.image).toBe("registry.example.com/ml/pyramidnet:3.1.4");
+    expect(container.imagePullPolicy).toBe("Always");
+    expect(container.resources!.limits).toMatchObject({ cpu: "2", memory: "1Gi" });
+    expect(oneOf(manifests, "ConfigMap").data![CONFIG_SCHEMA.logLevel.name]).toBe("warn");
+    expect(oneOf(manifests, "ConfigMap").data![CONFIG_SCHEMA.intraOpThreads.name]).toBe("2");
+  });
+
+  test("autoscaling, spreading and the Service type come from the entry", () => {
+    expect(oneOf(manifests, "HorizontalPodAutoscaler").spec).toMatchObject({ minReplicas: 2, maxReplicas: 5 });
+    const constraints = oneOf(manifests, "Deployment").spec!.template.spec!.topologySpreadConstraints!;
+    expect(constraints.map((c) => [c.topologyKey, c.whenUnsatisfiable])).toEqual([["kubernetes.io/hostname", "DoNotSchedule"]]);
+    expect(oneOf(manifests, "Service").spec!.type).toBe("ClusterIP");
+  });
+
+  test("the Ingress: the entry's host and rate limit, labelled like the classifier, plain HTTP", () => {
+    const ingress = oneOf(manifests, "Ingress");
+    expect(ingress.spec!.rules![0].host).toBe("pyramidnet.staging.internal");
+    expect(ingress.metadata!.annotations!["nginx.ingress.kubernetes.io/limit-rps"]).toBe("9");
+    expect(ingress.metadata!.labels).toEqual(chart.classifier.labels);
+    expect(ingress.spec!.tls).toBeUndefined();
+  });
+});
+
+test("a public environment with TLS gets HTTPS", () => {
+  const { manifests } = synthChart(
+    { ...SPEC, exposure: "public", ingress: { ...SPEC.ingress, tls: { clusterIssuer: "letsencrypt-staging", secretName: "staging-tls" } } },
+    "staging",
+  );
+  expect(oneOf(manifests, "Ingress").spec!.tls).toEqual([{ hosts: ["pyramidnet.staging.internal"], secretName: "staging-tls" }]);
+});
+
+test("TLS on an internal environment is allowed, not required", () => {
+  const { manifests } = synthChart({ ...SPEC, ingress: { ...SPEC.ingress, tls: { clusterIssuer: "internal-ca" } } });
+  expect(oneOf(manifests, "Ingress").metadata!.annotations!["cert-manager.io/cluster-issuer"]).toBe("internal-ca");
+});

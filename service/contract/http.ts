@@ -1,0 +1,44 @@
+/**
+ * The fixed parts of the HTTP contract, written once: paths the service serves and infra/ routes, probes and
+ * scrapes, and the limits a client sees on every prediction endpoint.
+ *
+ * This module must stay free of runtime dependencies (no express, sharp, onnxruntime): infra/ imports it.
+ */
+
+/** Paths and names that infra/ must agree with. */
+export const HTTP_CONTRACT = {
+  /** Name of the container port; the Service targets it by name. */
+  portName: "http",
+  metricsPath: "/metrics",
+  probes: {
+    live: "/health/live",
+    ready: "/health/ready",
+    startup: "/health/startup",
+  },
+  /** Kubernetes-style aliases of the probes. */
+  probeAliases: {
+    live: "/livez",
+    ready: "/readyz",
+    startup: "/healthz",
+  },
+  /**
+   * What the Ingress exposes to clients, as Kubernetes Ingress paths. Probes and /metrics stay inside the
+   * cluster: kubelet and Prometheus reach pods directly, and the metrics reveal traffic and model details.
+   */
+  publicPaths: [
+    { path: "/predict", pathType: "Prefix" },
+    { path: "/v2", pathType: "Prefix" },
+    { path: "/docs", pathType: "Prefix" },
+    { path: "/openapi.json", pathType: "Exact" },
+    { path: "/ui", pathType: "Prefix" },
+    { path: "/", pathType: "Exact" },
+  ],
+} as const;
+
+/** Classes returned when a request does not say (`top_k` absent), capped by the model's class count. */
+const TOP_K_DEFAULT = 5;
+
+/** The `top_k` range a model allows: 1 up to its number of classes (there is nothing beyond the last). */
+export function topKRange(labels: readonly string[]): { readonly min: 1; readonly max: number; readonly default: number } {
+  return { min: 1, max: labels.length, default: Math.min(TOP_K_DEFAULT, labels.length) };
+}
