@@ -16,6 +16,12 @@ export interface BuildOptions {
   /** The image tag every environment deploys. */
   readonly imageTag: string;
   /**
+   * The digest of the image behind that tag (`sha256:` and 64 hex digits); when set every Deployment runs
+   * `repository:tag@digest`, so the kubelet pulls exactly the bytes that were pushed and tested.
+   * @default - no digest: the tag alone identifies the image
+   */
+  readonly imageDigest?: string;
+  /**
    * The environments.
    * @default ENVIRONMENTS
    */
@@ -30,6 +36,14 @@ export function resolveImageTag(env: Readonly<Record<string, string | undefined>
   return env.IMAGE_TAG ?? packageVersion;
 }
 
+/**
+ * The image digest: IMAGE_DIGEST when set (CI passes the digest the push printed), else none. A set but malformed
+ * (or empty) IMAGE_DIGEST is passed on as it is, so the construct refuses it instead of deploying by tag.
+ */
+export function resolveImageDigest(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  return env.IMAGE_DIGEST;
+}
+
 /** The app: one chart per environment, each synthesized to <outdir>/<environment>.k8s.yaml. */
 export function buildApp(options: BuildOptions): App {
   const table = options.environments ?? ENVIRONMENTS;
@@ -40,7 +54,12 @@ export function buildApp(options: BuildOptions): App {
     recordConstructMetadata: false,
   });
   for (const [name, spec] of Object.entries(table)) {
-    new PyramidNetChart(app, name, { environmentName: name, spec, imageTag: options.imageTag });
+    new PyramidNetChart(app, name, {
+      environmentName: name,
+      spec,
+      imageTag: options.imageTag,
+      imageDigest: options.imageDigest,
+    });
   }
   return app;
 }

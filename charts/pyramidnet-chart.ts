@@ -13,6 +13,11 @@ export interface PyramidNetChartProps {
   readonly spec: EnvironmentSpec;
   /** The image tag to deploy. */
   readonly imageTag: string;
+  /**
+   * The image's digest; the Deployment then runs `repository:tag@digest`.
+   * @default - no digest: the tag alone identifies the image
+   */
+  readonly imageDigest?: string;
 }
 
 const APP_NAME = "pyramidnet";
@@ -49,7 +54,7 @@ export class PyramidNetChart extends Chart {
       namespace: spec.namespace,
       name: APP_NAME,
       instance,
-      image: { repository: spec.imageRepository, tag: props.imageTag },
+      image: { repository: spec.imageRepository, tag: props.imageTag, digest: props.imageDigest },
       imagePullPolicy: spec.imagePullPolicy,
       resources: spec.resources,
       autoscaling: spec.autoscaling,
