@@ -1,6 +1,7 @@
 /**
  * The Dockerfile's and .dockerignore's invariants, checked without a Docker engine.
  */
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { CONFIG_SCHEMA } from "../../service/config/schema";
@@ -21,7 +22,7 @@ import {
   type Stage,
 } from "./dockerfile";
 import { isExcluded, parseDockerignore } from "./dockerignore";
-import { expandContextSource } from "./runtime-image";
+import { expandContextSource } from "./build-context";
 
 const REPO = path.resolve(__dirname, "../..");
 const read = (file: string) => fs.readFileSync(path.join(REPO, file), "utf8");
@@ -97,9 +98,22 @@ describe("Dockerfile", () => {
     expect(run).toMatch(/\bnpm ci\b/);
     expect(run).toMatch(/prune-runtime-deps\.sh node_modules/);
     const copied = instructionsOf(depsStage as Stage, "COPY").flatMap((i) => copyOf(i).sources);
-    const skipFlag = /onnxruntime-node-install=skip/;
-    expect(skipFlag.test(run) || (copied.includes(".npmrc") && skipFlag.test(read(".npmrc")))).toBe(true);
+    // Either onnxruntime-node's own switch or npm's ignore-scripts, on the command line or in an active .npmrc line.
+    const skipFlag = /onnxruntime-node-install=skip|--ignore-scripts\b/;
+    const npmrcSettings = read(".npmrc").split("\n").filter((line) => !/^\s*[#;]/.test(line));
+    const npmrcSkips = npmrcSettings.some((line) => /^\s*(onnxruntime-node-install\s*=\s*skip|ignore-scripts\s*=\s*true)\s*$/.test(line));
+    expect(skipFlag.test(run) || (copied.includes(".npmrc") && npmrcSkips)).toBe(true);
     expect(copied).toEqual(expect.arrayContaining(["package.json", "package-lock.json", "scripts/image/prune-runtime-deps.sh"]));
+  });
+
+  it("has an .npmrc that npm reads without warnings, with install scripts off", () => {
+    // npm 11 warns about keys it does not know (onnxruntime-node-install was one) and will reject them in npm 12.
+    const result = spawnSync("npm", ["config", "get", "ignore-scripts"], { cwd: REPO, encoding: "utf8", timeout: 30_000 });
+    expect({ status: result.status, stdout: result.stdout.trim(), stderr: result.stderr }).toEqual({
+      status: 0,
+      stdout: "true",
+      stderr: "",
+    });
   });
 
   it("runs as the non-root uid 1000, numerically so runAsNonRoot can verify it", () => {
