@@ -40,9 +40,10 @@ export function compose({ config, card, model, logger, lifecycle = new Lifecycle
 
 /** The ONNX Runtime session settings the configuration chooses. */
 export function sessionOptions(
-  config: Pick<Config, "intraOpThreads" | "interOpThreads" | "graphOptimizationLevel" | "spinWait">,
-): Pick<OnnxModelOptions, "intraOpThreads" | "interOpThreads" | "graphOptimizationLevel" | "spinWait"> {
+  config: Pick<Config, "intraOpThreads" | "interOpThreads" | "graphOptimizationLevel" | "spinWait" | "executionProvider">,
+): Pick<OnnxModelOptions, "intraOpThreads" | "interOpThreads" | "graphOptimizationLevel" | "spinWait" | "executionProvider"> {
   return {
+    executionProvider: config.executionProvider,
     intraOpThreads: config.intraOpThreads,
     interOpThreads: config.interOpThreads,
     graphOptimizationLevel: config.graphOptimizationLevel,
