@@ -2,6 +2,7 @@ import { Chart } from "cdk8s";
 import type { Construct } from "constructs";
 import { AppNamespace, ClassifierIngress, InferenceService, assertDnsLabel } from "../infra";
 import type { EnvironmentSpec } from "./environments";
+import { workloadOptions } from "./workload-options";
 
 export interface PyramidNetChartProps {
   /**
@@ -62,6 +63,7 @@ export class PyramidNetChart extends Chart {
       nodeSpread: spec.nodeSpread,
       spreadAcrossZones: spec.spreadAcrossZones,
       config: { ...spec.config, environment: props.environmentName },
+      ...workloadOptions(spec),
     });
 
     this.ingress = new ClassifierIngress(this, "Ingress", {

@@ -1,3 +1,4 @@
+export * from "./accelerator";
 export * from "./autoscaling";
 export * from "./image";
 export * from "./inference-service";
@@ -9,4 +10,6 @@ export * from "./network-policy";
 export * from "./probes";
 export * from "./prometheus-adapter";
 export * from "./quantities";
+export * from "./service-account";
 export * from "./service-monitor";
+export * from "./vertical-autoscaler";

@@ -1,5 +1,6 @@
 import { k8s } from "cdk8s-plus-28";
 import { Construct } from "constructs";
+import { acceleratedConfig, renderAccelerator } from "./accelerator";
 import { InferenceAutoscaler } from "./autoscaling";
 import { configChecksum, renderConfigData } from "./config-map";
 import { resolveResources, threadsForCpuLimit } from "./container-resources";
@@ -8,16 +9,19 @@ import { INFERENCE_SERVICE_DEFAULTS, type InferenceServiceProps, type ServiceTyp
 import type { HttpBackend } from "./ingress";
 import { assertDnsLabel, assertLabelValue, selectorLabels, standardLabels } from "./labels";
 import { PodIngressPolicy } from "./network-policy";
-import { assertShutdownTiming, renderPodTemplate } from "./pod-spec";
+import { CONTAINER_NAME, assertShutdownTiming, renderPodTemplate } from "./pod-spec";
 import { assertDistinctProbes, type ExposedPort } from "./probes";
 import { HTTP_CONTRACT, METRIC_NAMES, loadConfig, type Config } from "./service-contract";
+import { WorkloadServiceAccount, renderImagePullSecrets } from "./service-account";
 import { ServiceMonitor } from "./service-monitor";
 import { assertInteger, assertPort } from "./validation";
+import { RequestRecommender } from "./vertical-autoscaler";
 import { writableVolumes } from "./writable-volumes";
 
 /**
- * The PyramidNet classifier on Kubernetes: ConfigMap (rendered from the service's config schema), Deployment,
- * Service, optional HPA, PodDisruptionBudget (more than one replica), NetworkPolicy and ServiceMonitor.
+ * The PyramidNet classifier on Kubernetes: ServiceAccount, ConfigMap (rendered from the service's config schema),
+ * Deployment, Service, optional HPA, PodDisruptionBudget (more than one replica), NetworkPolicy, ServiceMonitor and
+ * optional VerticalPodAutoscaler (recommendations only).
  *
  * Every name and selector comes from the props, never from construct ids, and every impossible setting is refused
  * at synth time with an error that names it. The pieces live in their own modules: the Props and their defaults
@@ -38,6 +42,7 @@ export class InferenceService extends Construct implements HttpBackend {
   /** The ConfigMap's data: every CLASSIFIER_* variable. */
   readonly configData: Readonly<Record<string, string>>;
 
+  readonly serviceAccount: WorkloadServiceAccount;
   readonly configMap: k8s.KubeConfigMap;
   readonly deployment: k8s.KubeDeployment;
   readonly service: k8s.KubeService;
@@ -45,6 +50,7 @@ export class InferenceService extends Construct implements HttpBackend {
   readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
   readonly networkPolicy: PodIngressPolicy;
   readonly serviceMonitor: ServiceMonitor;
+  readonly recommender?: RequestRecommender;
 
   constructor(scope: Construct, id: string, props: InferenceServiceProps) {
     super(scope, id);
@@ -72,7 +78,9 @@ export class InferenceService extends Construct implements HttpBackend {
     const metadata = (objectName: string) => ({ name: objectName, namespace: props.namespace, labels: { ...this.labels } });
 
     const resources = resolveResources(props.resources);
-    this.configData = renderConfigData(props.config ?? {}, threadsForCpuLimit(resources.cpu));
+    const accelerator = props.accelerator === undefined ? undefined : renderAccelerator(props.accelerator);
+    const config = acceleratedConfig(props.accelerator, props.config ?? {});
+    this.configData = renderConfigData(config, threadsForCpuLimit(resources.cpu));
     this.config = loadConfig(this.configData);
     this.maxRequestBytes = this.config.maxRequestSize;
 
@@ -95,6 +103,10 @@ export class InferenceService extends Construct implements HttpBackend {
 
     const port: ExposedPort = { name: HTTP_CONTRACT.portName, containerPort: this.config.port };
     assertDistinctProbes(props.probes);
+
+    const imagePullSecrets = renderImagePullSecrets(props.imagePullSecrets ?? INFERENCE_SERVICE_DEFAULTS.imagePullSecrets);
+
+    this.serviceAccount = new WorkloadServiceAccount(this, "ServiceAccount", { name, namespace: props.namespace, labels: this.labels });
 
     const configMapName = `${name}-config`;
     this.configMap = new k8s.KubeConfigMap(this, "ConfigMap", {
@@ -129,6 +141,9 @@ export class InferenceService extends Construct implements HttpBackend {
           shutdown,
           nodeSpread: props.nodeSpread ?? INFERENCE_SERVICE_DEFAULTS.nodeSpread,
           spreadAcrossZones: props.spreadAcrossZones ?? INFERENCE_SERVICE_DEFAULTS.spreadAcrossZones,
+          serviceAccountName: this.serviceAccount.name,
+          imagePullSecrets,
+          accelerator,
         }),
       },
     });
@@ -193,6 +208,17 @@ export class InferenceService extends Construct implements HttpBackend {
       path: HTTP_CONTRACT.metricsPath,
       interval: props.monitoring?.scrapeInterval,
     });
+
+    if (props.verticalAutoscaling) {
+      this.recommender = new RequestRecommender(this, "Recommender", {
+        ...props.verticalAutoscaling,
+        name,
+        namespace: props.namespace,
+        labels: this.labels,
+        deploymentName: name,
+        containerName: CONTAINER_NAME,
+      });
+    }
   }
 }
 

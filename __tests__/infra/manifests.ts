@@ -8,6 +8,7 @@ import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
 import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
 import type { INamespace } from "kubernetes-models/v1/Namespace";
 import type { IService } from "kubernetes-models/v1/Service";
+import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import type { IIngress } from "kubernetes-models/networking.k8s.io/v1/Ingress";
 import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
@@ -15,7 +16,7 @@ import type { IServiceMonitor } from "@kubernetes-models/prometheus-operator/mon
 import { resolveImageTag } from "../../charts/app";
 import { ENVIRONMENTS, type EnvironmentName, type EnvironmentSpec } from "../../charts/environments";
 import { PyramidNetChart } from "../../charts/pyramidnet-chart";
-import { InferenceService, type InferenceServiceProps } from "../../infra";
+import { InferenceService, type InferenceServiceProps, type VerticalPodAutoscalerSpec } from "../../infra";
 
 /** One synthesized object, before we know its kind. */
 export interface Manifest {
@@ -36,6 +37,8 @@ export interface KindMap {
   NetworkPolicy: INetworkPolicy;
   ServiceMonitor: IServiceMonitor;
   Ingress: IIngress;
+  ServiceAccount: IServiceAccount;
+  VerticalPodAutoscaler: { apiVersion: string; kind: string; metadata: Manifest["metadata"]; spec: VerticalPodAutoscalerSpec };
 }
 
 /** The table's entry for a name that must be in it. */
