@@ -5,7 +5,7 @@
  * writes, with the CRD's enums, the quantity pattern and required fields, validated by ajv. It is stricter than the
  * API server in one way on purpose: unknown fields are refused (the server would silently prune a misspelt one).
  */
-import Ajv from "ajv";
+import { Ajv } from "ajv";
 
 const QUANTITY = "^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$";
 const RESOURCE_LIST = {
