@@ -89,7 +89,9 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/build/service ./build/service
 COPY --from=build /app/build/scripts/image/healthcheck.js ./build/scripts/image/
 COPY package.json ./
-COPY models/*.onnx models/*.json ./models/
+# The model repository: every version's ONNX file and card (models/<model>/<version>/), so one image serves any
+# version policy; .dockerignore keeps the PyTorch weights and the training recipe out.
+COPY models/ ./models/
 # Numeric, so a pod's runAsNonRoot can verify it (the image's "node" user has uid 1000).
 USER 1000:1000
 EXPOSE 8000

@@ -120,10 +120,17 @@ describe("Dockerfile", () => {
     );
     const modelCopies = copies.filter((c) => c.sources.some((s) => s.startsWith("models/")));
     expect(modelCopies.every((c) => c.from === undefined && path.posix.resolve(workdir, c.destination) === `${workdir}/models`)).toBe(true);
-    const modelFiles = modelCopies.flatMap((c) => c.sources.flatMap((s) => expandContextSource(REPO, s, ignoreRules)));
-    // The service's default paths are relative to WORKDIR, so the image holds exactly those files.
-    expect(modelFiles).toEqual(expect.arrayContaining([CONFIG_SCHEMA.modelPath.default, CONFIG_SCHEMA.modelCardPath.default]));
-    expect(modelFiles.every((f) => /^models\/[^/]+\.(onnx|json)$/.test(f))).toBe(true);
+    const modelFiles = modelCopies.flatMap((c) =>
+      c.sources.flatMap((s) => expandContextSource(REPO, s, ignoreRules)).flatMap((p) => contextFilesUnder(p)),
+    );
+    // The service's default repository is relative to WORKDIR, so the image holds the default version's files,
+    // and only ONNX files and cards, each in its models/<model>/<version>/ folder.
+    const { modelRepository, modelName, modelVersion } = CONFIG_SCHEMA;
+    const defaultVersionDir = path.posix.join(modelRepository.default, modelName.default, modelVersion.default);
+    expect(modelFiles).toEqual(
+      expect.arrayContaining([`${defaultVersionDir}/${modelName.default}.onnx`, `${defaultVersionDir}/${modelName.default}.json`]),
+    );
+    expect(modelFiles.every((f) => /^models\/[^/]+\/\d+\.\d+\.\d+\/[^/]+\.(onnx|json)$/.test(f))).toBe(true);
   });
 
   it(`exposes the service's port (${CONFIG_SCHEMA.port.default}) and sets NODE_ENV=production`, () => {
@@ -181,7 +188,8 @@ describe(".dockerignore", () => {
     "models/train/work/checkpoint.pt",
     "models/train/work/cache/cifar-10-python.tar.gz",
     "models/train/train.py",
-    "models/pyramidnet.pt",
+    "models/pyramidnet/1.1.0/pyramidnet.pt",
+    "models/pyramidnet/1.0.0/pyramidnet.pt",
     ".env",
     "kubeconfig",
     "bench/results/raw/run.json",
@@ -197,8 +205,10 @@ describe(".dockerignore", () => {
     "service/main.ts",
     "service/config/schema.ts",
     "scripts/image/prune-runtime-deps.sh",
-    "models/pyramidnet.onnx",
-    "models/pyramidnet.json",
+    "models/pyramidnet/1.1.0/pyramidnet.onnx",
+    "models/pyramidnet/1.1.0/pyramidnet.json",
+    "models/pyramidnet/1.0.0/pyramidnet.onnx",
+    "models/pyramidnet/1.0.0/pyramidnet.json",
   ])("sends %s to the builder", (file) => {
     expect(isExcluded(ignoreRules, file)).toBe(false);
   });
@@ -218,3 +228,13 @@ describe(".dockerignore", () => {
     }
   });
 });
+
+/** The files under a build-context path (the path itself when it is a file) that .dockerignore lets through. */
+function contextFilesUnder(relative: string): string[] {
+  const absolute = path.join(REPO, relative);
+  if (!fs.statSync(absolute).isDirectory()) return isExcluded(ignoreRules, relative) ? [] : [relative];
+  return fs
+    .readdirSync(absolute)
+    .sort()
+    .flatMap((entry) => contextFilesUnder(`${relative}/${entry}`));
+}

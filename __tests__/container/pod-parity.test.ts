@@ -23,6 +23,14 @@ import {
   type SandboxedProcess,
 } from "./sandbox";
 
+/** The default version's model card, relative to the image's WORKDIR. */
+const DEFAULT_CARD = path.posix.join(
+  CONFIG_SCHEMA.modelRepository.default,
+  CONFIG_SCHEMA.modelName.default,
+  CONFIG_SCHEMA.modelVersion.default,
+  `${CONFIG_SCHEMA.modelName.default}.json`,
+);
+
 const REPO = path.resolve(__dirname, "../..");
 const MANIFEST = path.join(REPO, "dist/production.k8s.yaml");
 const BWRAP = findExecutable("bwrap");
@@ -126,7 +134,7 @@ describeWithBwrap("pod parity: the runtime image as the production Deployment ru
         `${diskUsage(image.root)} on disk (du -sh), node_modules ${diskUsage(path.join(image.root, "node_modules"))}, ` +
         `${(treeBytes(image.root) / MiB).toFixed(1)} MiB apparent`,
     );
-    card = JSON.parse(fs.readFileSync(path.join(image.root, CONFIG_SCHEMA.modelCardPath.default), "utf8")) as typeof card;
+    card = JSON.parse(fs.readFileSync(path.join(image.root, DEFAULT_CARD), "utf8")) as typeof card;
 
     const port = await freeLoopbackPort();
     baseUrl = `http://127.0.0.1:${port}`;
@@ -187,9 +195,15 @@ describeWithBwrap("pod parity: the runtime image as the production Deployment ru
 
   it("holds only the runtime's files, with one platform's native binaries", () => {
     expect(fs.readdirSync(image.root).sort()).toEqual(["build", "models", "node_modules", "package.json"]);
-    expect(fs.readdirSync(path.join(image.root, "models")).sort()).toEqual(
-      [CONFIG_SCHEMA.modelCardPath.default, CONFIG_SCHEMA.modelPath.default].map((p) => path.basename(p)).sort(),
-    );
+    // The model repository: every committed version, each with exactly its card and ONNX file.
+    const { modelRepository, modelName } = CONFIG_SCHEMA;
+    const modelDir = path.join(image.root, modelRepository.default, modelName.default);
+    expect(fs.readdirSync(path.join(image.root, modelRepository.default))).toEqual([modelName.default]);
+    expect(fs.readdirSync(modelDir).sort()).toEqual(fs.readdirSync(path.join(REPO, modelRepository.default, modelName.default)).sort());
+    for (const version of fs.readdirSync(modelDir)) {
+      expect(fs.readdirSync(path.join(modelDir, version)).sort()).toEqual([`${modelName.default}.json`, `${modelName.default}.onnx`]);
+    }
+    expect(fs.existsSync(path.join(image.root, DEFAULT_CARD))).toBe(true);
     expect(fs.readdirSync(path.join(image.root, "build")).sort()).toEqual(["scripts", "service"]);
     const ortBin = path.join(image.root, "node_modules/onnxruntime-node/bin");
     const platforms = fs.readdirSync(ortBin).flatMap((napi) =>

@@ -11,6 +11,7 @@ import type { Logger } from "pino";
 import type { Config } from "../config/schema";
 import type { Lifecycle } from "../lifecycle/lifecycle";
 import { UNMATCHED_ROUTE, type Metrics } from "../metrics/metrics";
+import { HEADER_LENGTH_HEADER } from "../protocols/v2/binary-body";
 import { HttpProblem } from "./errors";
 
 declare global {
@@ -112,7 +113,8 @@ export function corsFor(origins: readonly string[]): RequestHandler | undefined 
   return cors({
     origin: origins.includes("*") ? "*" : [...origins],
     methods: ["GET", "HEAD", "POST", "OPTIONS"],
-    exposedHeaders: ["X-Request-Id", "Retry-After"],
+    // A browser client of the binary tensor data extension needs the JSON's size to split the answer.
+    exposedHeaders: ["X-Request-Id", "Retry-After", HEADER_LENGTH_HEADER],
     maxAge: 600,
   });
 }
