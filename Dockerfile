@@ -36,6 +36,37 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     npm ci --omit=dev --ignore-scripts \
     && sh scripts/image/prune-runtime-deps.sh node_modules
 
+# GPU build, a separate target (docker build --target runtime-cuda): the same service with onnxruntime-node's CUDA
+# provider libraries, which its install script downloads from NuGet (Microsoft.ML.OnnxRuntime.Gpu.Linux 1.30.0),
+# and NVIDIA's CUDA 12 runtime, cuBLAS, cuFFT, cuRAND and cuDNN 9 from NVIDIA's Debian 12 repository. Both need that
+# network at build time; nothing is fetched when the pod starts. The node supplies the driver (libcuda) through the
+# NVIDIA container runtime. Set CLASSIFIER_ORT_EXECUTION_PROVIDER=cuda (the gpu environment does).
+FROM ${NODE_IMAGE} AS deps-cuda
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+RUN cd node_modules/onnxruntime-node && ONNXRUNTIME_NODE_INSTALL=cuda12 node script/install.js \
+    && test -f bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so
+
+FROM ${NODE_IMAGE} AS runtime-cuda
+ARG CUDA_REPOSITORY=https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
+    && curl -fsSL "${CUDA_REPOSITORY}/cuda-keyring_1.1-1_all.deb" -o /tmp/cuda-keyring.deb \
+    && dpkg -i /tmp/cuda-keyring.deb && rm /tmp/cuda-keyring.deb && apt-get update \
+    && apt-get install -y --no-install-recommends cuda-cudart-12-8 libcublas-12-8 libcufft-12-8 libcurand-12-8 libcudnn9-cuda-12 \
+    && apt-get purge -y curl && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=compute,utility \
+    LD_LIBRARY_PATH=/usr/local/cuda-12.8/targets/x86_64-linux/lib CLASSIFIER_ORT_EXECUTION_PROVIDER=cuda
+WORKDIR /app
+COPY --from=deps-cuda /app/node_modules ./node_modules
+COPY --from=build /app/build/service ./build/service
+COPY --from=build /app/build/scripts/image/healthcheck.js ./build/scripts/image/
+COPY package.json ./
+COPY models/*.onnx models/*.json ./models/
+USER 1000:1000
+EXPOSE 8000
+STOPSIGNAL SIGTERM
+CMD ["node", "build/service/main.js"]
+
 FROM ${NODE_IMAGE} AS runtime
 ARG NODE_IMAGE
 ARG VERSION=0.0.0-dev

@@ -1,15 +1,18 @@
 /**
  * The environments the classifier is deployed to: everything that differs between them, and nothing else.
- * Adding one (say staging) is one more entry: its key names the chart, the dist/ file, the instance label and the
+ * Adding one is one more entry: its key names the chart, the dist/ file, the instance label and the
  * CLASSIFIER_ENVIRONMENT the pods run with, and the tests iterate over the table.
  */
 import type {
+  AcceleratorProps,
   AutoscalingProps,
   ContainerResources,
   ImagePullPolicy,
   IngressTlsProps,
+  NetworkClient,
   ServiceType,
   SpreadPolicy,
+  VerticalAutoscalingProps,
 } from "../infra";
 import type { ConfigOverrides } from "../infra/service-contract";
 
@@ -48,6 +51,26 @@ export interface EnvironmentSpec {
   };
   /** Service configuration besides CLASSIFIER_ENVIRONMENT (the entry's key), validated by the service's schema. */
   readonly config: Omit<ConfigOverrides, "environment">;
+  /**
+   * Secrets in the namespace the kubelet pulls the image with (a private registry).
+   * @default [] (anonymous pulls, or the nodes' own registry credentials)
+   */
+  readonly imagePullSecrets?: readonly string[];
+  /**
+   * In-cluster clients admitted to the pods besides the ingress controller and Prometheus.
+   * @default [] (none)
+   */
+  readonly networkClients?: readonly NetworkClient[];
+  /**
+   * GPUs: the pods request them and the service runs ONNX Runtime's CUDA provider (see AcceleratorProps).
+   * @default - none: CPU only
+   */
+  readonly accelerator?: AcceleratorProps;
+  /**
+   * A VerticalPodAutoscaler in recommendation mode; the cluster needs the VPA's CRD and recommender.
+   * @default - none
+   */
+  readonly verticalAutoscaling?: VerticalAutoscalingProps;
 }
 
 /** Environments by name. Each name must be a DNS label (it becomes part of label values and file names). */
@@ -78,6 +101,38 @@ export const ENVIRONMENTS = {
     ingress: { host: "pyramidnet.localhost", rateLimitPerSecond: 20 },
     config: { logLevel: "debug" },
   },
+  // Between development and production: production's image, registry and TLS, a smaller HPA range, and the place a
+  // canary runs first (rel-infra's release entries). Host and ClusterIssuer are placeholders, like production's.
+  staging: {
+    namespace: "pyramidnet-staging",
+    imageRepository: "ghcr.io/pyramidnet/pyramidnet",
+    imagePullPolicy: "Always",
+    resources: {
+      cpu: { request: "1", limit: "2" },
+      memory: { request: "1Gi", limit: "2Gi" },
+    },
+    autoscaling: {
+      minReplicas: 2,
+      maxReplicas: 6,
+      cpuUtilizationPercent: 60,
+      memoryUtilizationPercent: 70,
+      requestsPerSecondPerPod: 100,
+    },
+    serviceType: "ClusterIP",
+    nodeSpread: "DoNotSchedule",
+    spreadAcrossZones: false,
+    exposure: "public",
+    ingress: {
+      host: "pyramidnet.staging.example.com",
+      rateLimitPerSecond: 50,
+      tls: { clusterIssuer: "letsencrypt-prod", secretName: "pyramidnet-staging-tls" },
+    },
+    config: { logLevel: "info" },
+    imagePullSecrets: ["registry-credentials"],
+    // Load tests run in staging from their own namespace, straight to the pods (not through the Ingress's rate limit).
+    networkClients: [{ namespace: "pyramidnet-loadtest", podLabels: { "app.kubernetes.io/name": "loadtest" } }],
+    verticalAutoscaling: {},
+  },
   production: {
     namespace: "pyramidnet-prod",
     imageRepository: "ghcr.io/pyramidnet/pyramidnet",
@@ -104,6 +159,40 @@ export const ENVIRONMENTS = {
       tls: { clusterIssuer: "letsencrypt-prod", secretName: "pyramidnet-tls" },
     },
     config: { logLevel: "info" },
+    imagePullSecrets: ["registry-credentials"],
+    verticalAutoscaling: { maxAllowed: { cpu: "4", memory: "4Gi" } },
+  },
+  // The same service on NVIDIA GPUs: the image's runtime-cuda build, one GPU per pod, ONNX Runtime's CUDA provider
+  // with GPU batching (GPU_CONFIG_DEFAULTS). CPU still decodes every upload, so the pods get more of it.
+  gpu: {
+    namespace: "pyramidnet-gpu",
+    imageRepository: "ghcr.io/pyramidnet/pyramidnet-cuda",
+    imagePullPolicy: "Always",
+    resources: {
+      cpu: { request: "4", limit: "4" },
+      // CUDA, cuDNN and cuBLAS hold about a gigabyte of host memory once loaded.
+      memory: { request: "3Gi", limit: "4Gi" },
+    },
+    autoscaling: {
+      minReplicas: 1,
+      maxReplicas: 4,
+      cpuUtilizationPercent: 70,
+      memoryUtilizationPercent: 80,
+      requestsPerSecondPerPod: 400,
+    },
+    serviceType: "ClusterIP",
+    nodeSpread: "ScheduleAnyway",
+    spreadAcrossZones: false,
+    exposure: "public",
+    ingress: {
+      host: "pyramidnet-gpu.example.com",
+      rateLimitPerSecond: 200,
+      tls: { clusterIssuer: "letsencrypt-prod", secretName: "pyramidnet-gpu-tls" },
+    },
+    config: { logLevel: "info" },
+    imagePullSecrets: ["registry-credentials"],
+    accelerator: { runtimeClassName: "nvidia" },
+    verticalAutoscaling: {},
   },
 } satisfies EnvironmentTable;
 

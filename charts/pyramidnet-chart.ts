@@ -12,6 +12,7 @@ import {
 } from "../infra";
 import type { EnvironmentSpec } from "./environments";
 import type { EnvironmentRelease } from "./release-table";
+import { workloadOptions } from "./workload-options";
 
 export interface PyramidNetChartProps {
   /**
@@ -85,6 +86,7 @@ export function classifierProps(environmentName: string, spec: EnvironmentSpec, 
     nodeSpread: spec.nodeSpread,
     spreadAcrossZones: spec.spreadAcrossZones,
     config: { ...spec.config, environment: environmentName },
+    ...workloadOptions(spec),
   };
 }
 

@@ -47,12 +47,20 @@ export function threadsForCpuLimit(cpu: ResourceRange): number {
   return millicores / 1000;
 }
 
-/** The container's `resources` field. */
-export function renderResources(resources: ResolvedResources): k8s.ResourceRequirements {
+/**
+ * The container's `resources` field. Extended resources (GPUs) go into requests and limits alike: Kubernetes
+ * refuses them unless the two are equal.
+ */
+export function renderResources(
+  resources: ResolvedResources,
+  extended: Readonly<Record<string, number>> = {},
+): k8s.ResourceRequirements {
+  const counts = Object.fromEntries(Object.entries(extended).map(([name, count]) => [name, k8s.Quantity.fromNumber(count)]));
   const quantities = (pick: (range: ResourceRange) => string) => ({
     cpu: k8s.Quantity.fromString(pick(resources.cpu)),
     memory: k8s.Quantity.fromString(pick(resources.memory)),
     "ephemeral-storage": k8s.Quantity.fromString(pick(resources.ephemeralStorage)),
+    ...counts,
   });
   return { requests: quantities((r) => r.request), limits: quantities((r) => r.limit) };
 }

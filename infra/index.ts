@@ -1,3 +1,4 @@
+export * from "./accelerator";
 export * from "./autoscaling";
 export * from "./canary-analysis";
 export * from "./image";
@@ -12,4 +13,6 @@ export * from "./prometheus-adapter";
 export * from "./quantities";
 export * from "./release-tracks";
 export * from "./rollout";
+export * from "./service-account";
 export * from "./service-monitor";
+export * from "./vertical-autoscaler";

@@ -2,12 +2,14 @@
  * The Props of InferenceService and the defaults they document, written once: the constructs read the defaults
  * from INFERENCE_SERVICE_DEFAULTS, so a documented default and the synthesized value cannot differ.
  */
+import type { AcceleratorProps } from "./accelerator";
 import type { AutoscalingProps } from "./autoscaling";
 import type { ReleaseTrack } from "./canary-analysis";
 import type { ImageReference } from "./image";
 import type { NetworkAccessProps } from "./network-policy";
 import type { ProbesProps } from "./probes";
 import type { ConfigOverrides } from "./service-contract";
+import type { VerticalAutoscalingProps } from "./vertical-autoscaler";
 
 /** A request and a limit of one resource, as Kubernetes quantities. */
 export interface ResourceRange {
@@ -94,10 +96,23 @@ export interface InferenceServiceProps {
    */
   readonly imagePullPolicy?: ImagePullPolicy;
   /**
+   * Secrets (type kubernetes.io/dockerconfigjson, in the same namespace) the kubelet pulls the image with, for a
+   * private registry. The pods run as their own ServiceAccount (named like the Deployment, token not mounted).
+   * @default [] (anonymous pulls, or the node's own registry credentials)
+   */
+  readonly imagePullSecrets?: readonly string[];
+  /**
    * Requests and limits.
    * @default - cpu 500m/1, memory 512Mi/1Gi, ephemeral storage 64Mi/256Mi (request/limit)
    */
   readonly resources?: ContainerResources;
+  /**
+   * GPUs: the pods request them, land on GPU nodes, and the service runs ONNX Runtime's CUDA execution provider
+   * with GPU_CONFIG_DEFAULTS (batching) under `config`. `config.executionProvider` "cpu" is then refused, and
+   * "cuda" without an accelerator too.
+   * @default - none: CPU only
+   */
+  readonly accelerator?: AcceleratorProps;
   /**
    * Service configuration that differs from the schema's defaults, validated by the service's own loadConfig at
    * synth time. CLASSIFIER_ORT_INTRA_OP_THREADS is derived from the CPU limit; setting it to anything else is refused.
@@ -114,6 +129,12 @@ export interface InferenceServiceProps {
    * @default - no HPA: the Deployment runs `replicas` pods
    */
   readonly autoscaling?: AutoscalingProps;
+  /**
+   * A VerticalPodAutoscaler in recommendation mode (updateMode "Off"), to size requests from real use; it never
+   * changes a pod, so it cannot fight the HPA. Needs the VPA's CRD and recommender in the cluster.
+   * @default - none
+   */
+  readonly verticalAutoscaling?: VerticalAutoscalingProps;
   /**
    * Probe targets and timings.
    * @default - startup, liveness and readiness on the service's paths and port "http" (see HttpProbeSettings)
@@ -183,6 +204,7 @@ export const INFERENCE_SERVICE_DEFAULTS = {
   name: "pyramidnet",
   partOf: "pyramidnet",
   imagePullPolicy: "IfNotPresent",
+  imagePullSecrets: [],
   resources: {
     cpu: { request: "500m", limit: "1" },
     memory: { request: "512Mi", limit: "1Gi" },

@@ -1,5 +1,6 @@
 import { k8s } from "cdk8s-plus-28";
 import { Construct } from "constructs";
+import { acceleratedConfig, renderAccelerator } from "./accelerator";
 import { InferenceAutoscaler } from "./autoscaling";
 import { TRACK_LABEL, type ReleaseTrack } from "./canary-analysis";
 import { configChecksum, modelVersionConfig, renderConfigData } from "./config-map";
@@ -9,16 +10,19 @@ import { INFERENCE_SERVICE_DEFAULTS, type InferenceServiceProps, type ServiceTyp
 import type { HttpBackend } from "./ingress";
 import { assertDnsLabel, assertLabelValue, selectorLabels, standardLabels } from "./labels";
 import { PodIngressPolicy } from "./network-policy";
-import { assertShutdownTiming, renderPodTemplate } from "./pod-spec";
+import { CONTAINER_NAME, assertShutdownTiming, renderPodTemplate } from "./pod-spec";
 import { assertDistinctProbes, type ExposedPort } from "./probes";
 import { HTTP_CONTRACT, METRIC_NAMES, loadConfig, type Config } from "./service-contract";
+import { WorkloadServiceAccount, renderImagePullSecrets } from "./service-account";
 import { ServiceMonitor } from "./service-monitor";
 import { assertInteger, assertPort } from "./validation";
+import { RequestRecommender } from "./vertical-autoscaler";
 import { writableVolumes } from "./writable-volumes";
 
 /**
- * The PyramidNet classifier on Kubernetes: ConfigMap (rendered from the service's config schema), Deployment,
- * Service, optional HPA, PodDisruptionBudget (more than one replica), NetworkPolicy and ServiceMonitor.
+ * The PyramidNet classifier on Kubernetes: ServiceAccount, ConfigMap (rendered from the service's config schema),
+ * Deployment, Service, optional HPA, PodDisruptionBudget (more than one replica), NetworkPolicy, ServiceMonitor and
+ * optional VerticalPodAutoscaler (recommendations only).
  *
  * Every name and selector comes from the props, never from construct ids, and every impossible setting is refused
  * at synth time with an error that names it. The pieces live in their own modules: the Props and their defaults
@@ -46,6 +50,7 @@ export class InferenceService extends Construct implements HttpBackend {
   /** The ConfigMap's data: every CLASSIFIER_* variable. */
   readonly configData: Readonly<Record<string, string>>;
 
+  readonly serviceAccount: WorkloadServiceAccount;
   readonly configMap: k8s.KubeConfigMap;
   readonly deployment: k8s.KubeDeployment;
   readonly service: k8s.KubeService;
@@ -53,6 +58,7 @@ export class InferenceService extends Construct implements HttpBackend {
   readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
   readonly networkPolicy: PodIngressPolicy;
   readonly serviceMonitor: ServiceMonitor;
+  readonly recommender?: RequestRecommender;
 
   constructor(scope: Construct, id: string, props: InferenceServiceProps) {
     super(scope, id);
@@ -85,7 +91,9 @@ export class InferenceService extends Construct implements HttpBackend {
     const metadata = (objectName: string) => ({ name: objectName, namespace: props.namespace, labels: { ...this.labels } });
 
     const resources = resolveResources(props.resources);
-    this.configData = renderConfigData(modelVersionConfig(props.modelVersion, props.config ?? {}), threadsForCpuLimit(resources.cpu));
+    const accelerator = props.accelerator === undefined ? undefined : renderAccelerator(props.accelerator);
+    const config = acceleratedConfig(props.accelerator, modelVersionConfig(props.modelVersion, props.config ?? {}));
+    this.configData = renderConfigData(config, threadsForCpuLimit(resources.cpu));
     this.config = loadConfig(this.configData);
     this.maxRequestBytes = this.config.maxRequestSize;
 
@@ -109,6 +117,14 @@ export class InferenceService extends Construct implements HttpBackend {
 
     const port: ExposedPort = { name: HTTP_CONTRACT.portName, containerPort: this.config.port };
     assertDistinctProbes(props.probes);
+
+    const imagePullSecrets = renderImagePullSecrets(props.imagePullSecrets ?? INFERENCE_SERVICE_DEFAULTS.imagePullSecrets);
+
+    this.serviceAccount = new WorkloadServiceAccount(this, "ServiceAccount", {
+      name: objectName,
+      namespace: props.namespace,
+      labels: this.labels,
+    });
 
     const configMapName = `${objectName}-config`;
     this.configMap = new k8s.KubeConfigMap(this, "ConfigMap", {
@@ -143,6 +159,9 @@ export class InferenceService extends Construct implements HttpBackend {
           shutdown,
           nodeSpread: props.nodeSpread ?? INFERENCE_SERVICE_DEFAULTS.nodeSpread,
           spreadAcrossZones: props.spreadAcrossZones ?? INFERENCE_SERVICE_DEFAULTS.spreadAcrossZones,
+          serviceAccountName: this.serviceAccount.name,
+          imagePullSecrets,
+          accelerator,
         }),
       },
     });
@@ -209,6 +228,17 @@ export class InferenceService extends Construct implements HttpBackend {
       // The service does not know its track; Prometheus takes it from the pod label.
       podTargetLabels: props.track === undefined ? undefined : [TRACK_LABEL],
     });
+
+    if (props.verticalAutoscaling) {
+      this.recommender = new RequestRecommender(this, "Recommender", {
+        ...props.verticalAutoscaling,
+        name: objectName,
+        namespace: props.namespace,
+        labels: this.labels,
+        deploymentName: objectName,
+        containerName: CONTAINER_NAME,
+      });
+    }
   }
 }
 

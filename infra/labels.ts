@@ -62,3 +62,34 @@ export function assertLabelValue(value: string, what: string): void {
     throw new Error(`${what} "${value}" is not a valid label value (at most 63 characters, alphanumeric at both ends)`);
   }
 }
+
+// RFC 1123 subdomain, which Kubernetes requires of Secret and RuntimeClass names: dot-separated DNS labels.
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+// A label key's name part: at most 63 characters, alphanumeric at both ends, with -, _ and . inside.
+const LABEL_KEY_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+/** Refuses a name that must be a DNS subdomain (Secrets, RuntimeClasses), naming what it is for. */
+export function assertDnsSubdomain(value: string, what: string): void {
+  if (value.length > 253 || !DNS_SUBDOMAIN.test(value)) {
+    throw new Error(`${what} "${value}" must be a DNS subdomain: lowercase letters, digits, - and ., at most 253 characters`);
+  }
+}
+
+/** Refuses a label key Kubernetes would reject: an optional DNS-subdomain prefix and "/", then a name. */
+export function assertLabelKey(key: string, what: string): void {
+  const slash = key.lastIndexOf("/");
+  const prefix = slash < 0 ? undefined : key.slice(0, slash);
+  const name = key.slice(slash + 1);
+  const validPrefix = prefix === undefined || (prefix.length <= 253 && DNS_SUBDOMAIN.test(prefix));
+  if (!validPrefix || name.length > 63 || !LABEL_KEY_NAME.test(name)) {
+    throw new Error(`${what} key "${key}" is not a valid label key (optional DNS-subdomain prefix and /, then at most 63 characters)`);
+  }
+}
+
+/** Refuses a label map with a key or value Kubernetes would reject (selectors and node selectors alike). */
+export function assertLabels(labels: Readonly<Record<string, string>>, what: string): void {
+  for (const [key, value] of Object.entries(labels)) {
+    assertLabelKey(key, what);
+    assertLabelValue(value, `${what} "${key}"`);
+  }
+}

@@ -3,6 +3,7 @@
  * probes and writable volumes, the shutdown timing, and how the pods spread over nodes and zones.
  */
 import { k8s } from "cdk8s-plus-28";
+import type { RenderedAccelerator } from "./accelerator";
 import { renderResources, type ResolvedResources } from "./container-resources";
 import type { ImagePullPolicy, SpreadPolicy } from "./inference-service-props";
 import { renderInferenceProbes, type ExposedPort, type ProbesProps } from "./probes";
@@ -61,6 +62,12 @@ export interface PodTemplateInputs {
   readonly nodeSpread: SpreadPolicy;
   /** Whether pods also spread across zones, best effort. */
   readonly spreadAcrossZones: boolean;
+  /** The ServiceAccount the pods run as. */
+  readonly serviceAccountName: string;
+  /** Secrets for pulling the image, already checked. */
+  readonly imagePullSecrets?: readonly k8s.LocalObjectReference[];
+  /** GPUs, node selection and runtime class, when the pods run on GPUs. */
+  readonly accelerator?: RenderedAccelerator;
 }
 
 /** Pod-level security: a fixed non-root uid/gid that owns the volumes, and the runtime's default seccomp profile. */
@@ -102,7 +109,12 @@ export function renderPodTemplate(inputs: PodTemplateInputs): k8s.PodTemplateSpe
       },
     },
     spec: {
+      serviceAccountName: inputs.serviceAccountName,
       automountServiceAccountToken: false,
+      imagePullSecrets: inputs.imagePullSecrets === undefined ? undefined : [...inputs.imagePullSecrets],
+      runtimeClassName: inputs.accelerator?.runtimeClassName,
+      nodeSelector: inputs.accelerator?.nodeSelector === undefined ? undefined : { ...inputs.accelerator.nodeSelector },
+      tolerations: inputs.accelerator === undefined ? undefined : [...inputs.accelerator.tolerations],
       enableServiceLinks: false,
       terminationGracePeriodSeconds: inputs.shutdown.terminationGracePeriodSeconds,
       securityContext: POD_SECURITY_CONTEXT,
@@ -126,7 +138,7 @@ function renderContainer(inputs: PodTemplateInputs): k8s.Container {
     envFrom: [{ configMapRef: { name: inputs.configMapName } }],
     lifecycle:
       preStopDelaySeconds > 0 ? { preStop: { exec: { command: ["sleep", String(preStopDelaySeconds)] } } } : undefined,
-    resources: renderResources(inputs.resources),
+    resources: renderResources(inputs.resources, inputs.accelerator?.resources),
     securityContext: CONTAINER_SECURITY_CONTEXT,
     ...renderInferenceProbes(inputs.probes, inputs.port),
     volumeMounts: renderVolumeMounts(inputs.volumes),

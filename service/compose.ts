@@ -61,9 +61,10 @@ export function compose({ config, versions, repositoryVersions, logger, lifecycl
 
 /** The ONNX Runtime session settings the configuration chooses. */
 export function sessionOptions(
-  config: Pick<Config, "intraOpThreads" | "interOpThreads" | "graphOptimizationLevel" | "spinWait">,
-): Pick<OnnxModelOptions, "intraOpThreads" | "interOpThreads" | "graphOptimizationLevel" | "spinWait"> {
+  config: Pick<Config, "intraOpThreads" | "interOpThreads" | "graphOptimizationLevel" | "spinWait" | "executionProvider">,
+): Pick<OnnxModelOptions, "intraOpThreads" | "interOpThreads" | "graphOptimizationLevel" | "spinWait" | "executionProvider"> {
   return {
+    executionProvider: config.executionProvider,
     intraOpThreads: config.intraOpThreads,
     interOpThreads: config.interOpThreads,
     graphOptimizationLevel: config.graphOptimizationLevel,

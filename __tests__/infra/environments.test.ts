@@ -6,7 +6,7 @@
 import { parse } from "yaml";
 import { adapterValues, resolveImageTag } from "../../charts/app";
 import { environmentNames, type EnvironmentName } from "../../charts/environments";
-import { AUTOSCALING_DEFAULTS, renderAdapterValuesFile } from "../../infra";
+import { AUTOSCALING_DEFAULTS, GPU_CONFIG_DEFAULTS, renderAdapterValuesFile } from "../../infra";
 import { CONFIG_SCHEMA, HTTP_CONTRACT, METRIC_NAMES, loadConfig } from "../../infra/service-contract";
 import { allOf, oneOf, specOf, synthWithoutRelease } from "./manifests";
 import { version as packageVersion } from "../../package.json";
@@ -48,8 +48,10 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
         "Namespace",
         "NetworkPolicy",
         "Service",
+        "ServiceAccount",
         "ServiceMonitor",
         ...(spec.autoscaling.minReplicas > 1 ? ["PodDisruptionBudget"] : []),
+        ...(spec.verticalAutoscaling !== undefined ? ["VerticalPodAutoscaler"] : []),
       ].sort(),
     );
   });
@@ -189,7 +191,11 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
     expect(config.environment).toBe(name);
     expect(config.logLevel).toBe(spec.config.logLevel);
     expect(config.maxRequestSize).toBe(CONFIG_SCHEMA.maxRequestSize.default);
-    expect(config.batchMaxSize).toBe(CONFIG_SCHEMA.batchMaxSize.default);
+    // A GPU environment batches more (GPU_CONFIG_DEFAULTS) unless its entry says otherwise.
+    const onGpu = spec.accelerator !== undefined;
+    expect(config.batchMaxSize).toBe(onGpu ? GPU_CONFIG_DEFAULTS.batchMaxSize : CONFIG_SCHEMA.batchMaxSize.default);
+    expect(config.batchMaxDelayMs).toBe(onGpu ? GPU_CONFIG_DEFAULTS.batchMaxDelayMs : CONFIG_SCHEMA.batchMaxDelayMs.default);
+    expect(config.executionProvider).toBe(onGpu ? "cuda" : "cpu");
   });
 
   test("ONNX Runtime's intra-op threads equal the CPU limit in cores", () => {
@@ -234,7 +240,10 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
         type: "Pods",
         pods: {
           metric: { name: METRIC_NAMES.requestsPerSecond },
-          target: { type: "AverageValue", averageValue: "100" },
+          target: {
+            type: "AverageValue",
+            averageValue: String(spec.autoscaling.requestsPerSecondPerPod ?? AUTOSCALING_DEFAULTS.requestsPerSecondPerPod),
+          },
         },
       },
     ]);
@@ -265,10 +274,16 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
     ]);
   });
 
-  test("NetworkPolicy admits port 8000 only from the ingress controller's namespace and Prometheus", () => {
+  test("NetworkPolicy admits port 8000 only from the ingress controller's namespace, Prometheus and the entry's clients; no egress", () => {
     const policy = oneOf(manifests, "NetworkPolicy");
     expect(policy.spec!.podSelector).toEqual({ matchLabels: deployment.spec!.selector.matchLabels });
-    expect(policy.spec!.policyTypes).toEqual(["Ingress"]);
+    // Egress is in the policy with no rule: the pods may open no connection at all.
+    expect(policy.spec!.policyTypes).toEqual(["Ingress", "Egress"]);
+    expect(policy.spec!.egress).toEqual([]);
+    const clients = (spec.networkClients ?? []).map((client) => ({
+      namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": client.namespace } },
+      ...(client.podLabels === undefined ? {} : { podSelector: { matchLabels: client.podLabels } }),
+    }));
     expect(policy.spec!.ingress).toEqual([
       {
         from: [
@@ -277,10 +292,49 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
             namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } },
             podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus" } },
           },
+          ...clients,
         ],
         ports: [{ protocol: "TCP", port: 8000 }],
       },
     ]);
+  });
+
+  test("pods run as their own ServiceAccount, token not mounted, pulling with the entry's secrets", () => {
+    const account = oneOf(manifests, "ServiceAccount");
+    expect(account.metadata!.name).toBe("pyramidnet");
+    expect(account.automountServiceAccountToken).toBe(false);
+    expect(podSpec.serviceAccountName).toBe(account.metadata!.name);
+    expect(podSpec.automountServiceAccountToken).toBe(false);
+    const secrets = spec.imagePullSecrets ?? [];
+    expect(podSpec.imagePullSecrets).toEqual(secrets.length > 0 ? secrets.map((name) => ({ name })) : undefined);
+  });
+
+  test("GPUs exactly when the entry has an accelerator: nvidia.com/gpu, GPU nodes, their taint tolerated", () => {
+    const accelerator = spec.accelerator;
+    if (accelerator === undefined) {
+      expect(limits["nvidia.com/gpu"]).toBeUndefined();
+      expect(podSpec.nodeSelector).toBeUndefined();
+      expect(podSpec.tolerations).toBeUndefined();
+      expect(podSpec.runtimeClassName).toBeUndefined();
+      return;
+    }
+    expect(limits["nvidia.com/gpu"]).toBe(1);
+    expect(requests["nvidia.com/gpu"]).toBe(1);
+    expect(podSpec.nodeSelector).toEqual({ "nvidia.com/gpu.present": "true" });
+    expect(podSpec.tolerations).toEqual([{ key: "nvidia.com/gpu", operator: "Exists", effect: "NoSchedule" }]);
+    expect(podSpec.runtimeClassName).toBe(accelerator.runtimeClassName);
+  });
+
+  test("a VerticalPodAutoscaler exactly when the entry asks, in recommendation mode on the Deployment's container", () => {
+    const recommenders = allOf(manifests, "VerticalPodAutoscaler");
+    if (spec.verticalAutoscaling === undefined) {
+      expect(recommenders).toHaveLength(0);
+      return;
+    }
+    expect(recommenders).toHaveLength(1);
+    expect(recommenders[0].spec.targetRef).toEqual({ apiVersion: "apps/v1", kind: "Deployment", name: deployment.metadata!.name });
+    expect(recommenders[0].spec.updatePolicy).toEqual({ updateMode: "Off" });
+    expect(recommenders[0].spec.resourcePolicy.containerPolicies.map((p) => p.containerName)).toEqual([container.name]);
   });
 
   test("PodDisruptionBudget exactly when more than one replica is guaranteed", () => {
@@ -363,6 +417,51 @@ describe("environment differences", () => {
     const threads = (m: typeof dev) => oneOf(m, "ConfigMap").data![CONFIG_SCHEMA.intraOpThreads.name];
     expect(threads(dev)).toBe("1");
     expect(threads(prod)).toBe("2");
+  });
+});
+
+describe("staging and gpu", () => {
+  const staging = synthWithoutRelease("staging");
+  const gpu = synthWithoutRelease("gpu");
+
+  test("staging: its own namespace and TLS host, production's image, 2-6 replicas with a PodDisruptionBudget", () => {
+    expect(oneOf(staging, "Namespace").metadata!.name).toBe("pyramidnet-staging");
+    const ingress = oneOf(staging, "Ingress");
+    expect(ingress.spec!.tls).toEqual([{ hosts: ["pyramidnet.staging.example.com"], secretName: "pyramidnet-staging-tls" }]);
+    expect(oneOf(staging, "Deployment").spec!.template.spec!.containers[0].image).toBe(
+      `${specOf("production").imageRepository}:${packageVersion}`,
+    );
+    const hpa = oneOf(staging, "HorizontalPodAutoscaler").spec!;
+    expect([hpa.minReplicas, hpa.maxReplicas]).toEqual([2, 6]);
+    const prod = oneOf(synthWithoutRelease("production"), "HorizontalPodAutoscaler").spec!;
+    expect(hpa.maxReplicas).toBeLessThan(prod.maxReplicas);
+    expect(allOf(staging, "PodDisruptionBudget")).toHaveLength(1);
+  });
+
+  test("staging admits its load-test namespace's pods besides the ingress controller and Prometheus", () => {
+    expect(oneOf(staging, "NetworkPolicy").spec!.ingress![0].from).toContainEqual({
+      namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "pyramidnet-loadtest" } },
+      podSelector: { matchLabels: { "app.kubernetes.io/name": "loadtest" } },
+    });
+  });
+
+  test("gpu: the CUDA image on one GPU per pod under the nvidia RuntimeClass, CUDA provider, batches of 128", () => {
+    const pod = oneOf(gpu, "Deployment").spec!.template.spec!;
+    expect(pod.containers[0].image).toBe(`ghcr.io/pyramidnet/pyramidnet-cuda:${packageVersion}`);
+    expect(pod.runtimeClassName).toBe("nvidia");
+    expect(pod.containers[0].resources!.limits!["nvidia.com/gpu"]).toBe(1);
+    const data = oneOf(gpu, "ConfigMap").data!;
+    expect(data[CONFIG_SCHEMA.executionProvider.name]).toBe("cuda");
+    expect(data[CONFIG_SCHEMA.batchMaxSize.name]).toBe("128");
+    expect(data[CONFIG_SCHEMA.batchMaxDelayMs.name]).toBe("2");
+    // Four cores decode uploads for the GPU; ONNX Runtime's CPU threads follow the limit as everywhere.
+    expect(data[CONFIG_SCHEMA.intraOpThreads.name]).toBe("4");
+  });
+
+  test("no CPU environment asks for CUDA", () => {
+    for (const name of environmentNames().filter((n) => specOf(n).accelerator === undefined)) {
+      expect(oneOf(synthWithoutRelease(name), "ConfigMap").data![CONFIG_SCHEMA.executionProvider.name]).toBe("cpu");
+    }
   });
 });
 

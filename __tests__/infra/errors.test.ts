@@ -18,6 +18,9 @@ import {
   type InferenceAutoscalerProps,
   type ClassifierIngressProps,
   PodIngressPolicy,
+  type PodIngressPolicyProps,
+  RequestRecommender,
+  type RequestRecommenderProps,
   ServiceMonitor,
   type ServiceMonitorProps,
   nginxSize,
@@ -49,6 +52,14 @@ const MONITOR: ServiceMonitorProps = {
   path: "/metrics",
 };
 const POLICY_METADATA = { name: "pyramidnet", namespace: "pyramidnet-test", labels: {} };
+const RECOMMENDER: RequestRecommenderProps = {
+  name: "pyramidnet",
+  namespace: "pyramidnet-test",
+  labels: {},
+  deploymentName: "pyramidnet",
+  containerName: "classifier",
+};
+const GPU = { runtimeClassName: "nvidia" };
 const CORES = (limit: string) => ({ cpu: { request: "500m", limit }, memory: { request: "512Mi", limit: "1Gi" } });
 
 const autoscaler = (overrides: Partial<InferenceAutoscalerProps>) => () =>
@@ -74,6 +85,10 @@ const rollout = (overrides: Partial<Omit<CanaryRolloutProps, "service">>, servic
     return new CanaryRollout(scope, "Rollout", { service: classifier, stableIngressName: "pyramidnet", modelVersion: "1.1.0", ...overrides });
   });
 const RELEASES = "releases.json";
+const policy = (access: PodIngressPolicyProps["access"]) => () =>
+  synthConstructs((scope) => new PodIngressPolicy(scope, "Policy", { metadata: POLICY_METADATA, podSelector: {}, port: 8000, access }));
+const recommender = (overrides: Partial<RequestRecommenderProps>) => () =>
+  synthConstructs((scope) => new RequestRecommender(scope, "Recommender", { ...RECOMMENDER, ...overrides }));
 
 type Case = readonly [setting: string, refused: () => unknown, message: string | RegExp];
 
@@ -143,6 +158,70 @@ const CASES: Record<string, readonly Case[]> = {
     ["writable volume size zero", service({ writableVolumeSize: "0" }), "writableVolumeSize must be above zero"],
     ["source range not a CIDR", service({ serviceType: "LoadBalancer", loadBalancerSourceRanges: ["10.0.0.0/33"] }), '"10.0.0.0/33" is not a CIDR such as 203.0.113.0/24'],
     ["scrape interval malformed", service({ monitoring: { scrapeInterval: "often" } }), 'interval "often" is not a Prometheus duration such as 15s or 1m'],
+    ["pull secret not a Secret name", service({ imagePullSecrets: ["Registry"] }), 'imagePullSecrets entry "Registry" must be a DNS subdomain: lowercase letters, digits, - and ., at most 253 characters'],
+    ["pull secret twice", service({ imagePullSecrets: ["ghcr", "ghcr"] }), "imagePullSecrets names ghcr more than once"],
+    [
+      "CUDA without an accelerator",
+      service({ config: { executionProvider: "cuda" } }),
+      "CLASSIFIER_ORT_EXECUTION_PROVIDER=cuda needs a GPU: set accelerator (the pod requests none, so the service would stop at start)",
+    ],
+    [
+      "an accelerator with the CPU provider",
+      service({ accelerator: GPU, config: { executionProvider: "cpu" } }),
+      "accelerator is set but CLASSIFIER_ORT_EXECUTION_PROVIDER=cpu: the pod would hold a GPU it never uses (drop one of the two)",
+    ],
+    ["no GPU", service({ accelerator: { count: 0 } }), "accelerator count must be a positive integer, got 0"],
+    [
+      "GPU resource without a domain",
+      service({ accelerator: { resourceName: "gpu" } }),
+      'accelerator resourceName "gpu" must be an extended resource such as nvidia.com/gpu (domain/name, outside kubernetes.io)',
+    ],
+    [
+      "GPU resource in kubernetes.io",
+      service({ accelerator: { resourceName: "kubernetes.io/gpu" } }),
+      'accelerator resourceName "kubernetes.io/gpu" must be an extended resource such as nvidia.com/gpu (domain/name, outside kubernetes.io)',
+    ],
+    [
+      "node selector value not a label value",
+      service({ accelerator: { nodeSelector: { "nvidia.com/gpu.product": "A100 80GB" } } }),
+      'accelerator nodeSelector "nvidia.com/gpu.product" "A100 80GB" is not a valid label value (at most 63 characters, alphanumeric at both ends)',
+    ],
+    [
+      "node selector key malformed",
+      service({ accelerator: { nodeSelector: { "gpu type": "a100" } } }),
+      'accelerator nodeSelector key "gpu type" is not a valid label key (optional DNS-subdomain prefix and /, then at most 63 characters)',
+    ],
+    [
+      "RuntimeClass not a DNS subdomain",
+      service({ accelerator: { runtimeClassName: "NVIDIA" } }),
+      'accelerator runtimeClassName "NVIDIA" must be a DNS subdomain: lowercase letters, digits, - and ., at most 253 characters',
+    ],
+    [
+      "toleration Exists with a value",
+      service({ accelerator: { tolerations: [{ key: "nvidia.com/gpu", value: "present" }] } }),
+      'accelerator toleration "nvidia.com/gpu" has operator Exists and a value ("present"): use operator Equal, or drop the value',
+    ],
+    [
+      "toleration Equal without a value",
+      service({ accelerator: { tolerations: [{ key: "sku", operator: "Equal" }] } }),
+      'accelerator toleration "sku" has operator Equal and no value',
+    ],
+  ],
+  RequestRecommender: [
+    ["nothing recommended", recommender({ controlledResources: [] }), "verticalAutoscaling controlledResources is empty: name cpu, memory or both"],
+    ["a resource twice", recommender({ controlledResources: ["cpu", "cpu"] }), "verticalAutoscaling controlledResources repeats a resource (cpu, cpu)"],
+    [
+      "a bound on a resource not recommended",
+      recommender({ controlledResources: ["cpu"], maxAllowed: { memory: "4Gi" } }),
+      "verticalAutoscaling maxAllowed.memory is set, but memory is not in controlledResources",
+    ],
+    ["a malformed bound", recommender({ minAllowed: { cpu: "half" } }), 'verticalAutoscaling minAllowed.cpu "half" is not a Kubernetes quantity (examples: 500m, 2, 512Mi, 1Gi)'],
+    ["a zero bound", recommender({ maxAllowed: { memory: "0" } }), 'verticalAutoscaling maxAllowed.memory "0" must be above zero'],
+    [
+      "minimum above maximum",
+      recommender({ minAllowed: { cpu: "2" }, maxAllowed: { cpu: "1500m" } }),
+      'verticalAutoscaling minAllowed.cpu "2" is above maxAllowed.cpu "1500m"',
+    ],
   ],
   image: [
     ["repository with a tag", () => renderImage({ repository: "pyramidnet:1.0.0", tag: "1.0.0" }), 'image repository "pyramidnet:1.0.0" is not a valid reference (lowercase path such as ghcr.io/acme/pyramidnet, no tag)'],
@@ -194,6 +273,36 @@ const CASES: Record<string, readonly Case[]> = {
       "IPv6 prefix over 128",
       () => synthConstructs((s) => new PodIngressPolicy(s, "Policy", { metadata: POLICY_METADATA, podSelector: {}, port: 8000, sourceRanges: ["2001:db8::/129"] })),
       '"2001:db8::/129" is not a CIDR such as 203.0.113.0/24',
+    ],
+    [
+      "client namespace not a DNS label",
+      policy({ clients: [{ namespace: "Load_Test" }] }),
+      'networkAccess client namespace "Load_Test" must be a DNS label: lowercase letters, digits and -, at most 63 characters',
+    ],
+    [
+      "client with empty pod labels",
+      policy({ clients: [{ namespace: "loadtest", podLabels: {} }] }),
+      "networkAccess client in loadtest has empty podLabels, which selects every pod: leave podLabels out to mean that",
+    ],
+    [
+      "client pod label malformed",
+      policy({ clients: [{ namespace: "loadtest", podLabels: { app: "load test" } }] }),
+      'networkAccess client podLabels "app" "load test" is not a valid label value (at most 63 characters, alphanumeric at both ends)',
+    ],
+    [
+      "the same client twice",
+      policy({ clients: [{ namespace: "loadtest" }, { namespace: "loadtest" }] }),
+      'networkAccess clients name the same client twice: {"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"loadtest"}}}',
+    ],
+    [
+      "DNS settings without DNS egress",
+      policy({ dnsNamespace: "kube-system" }),
+      'networkAccess dnsNamespace and dnsPodLabels only apply with egress "dns"',
+    ],
+    [
+      "DNS namespace not a DNS label",
+      policy({ egress: "dns", dnsNamespace: "Kube-System" }),
+      'networkAccess dnsNamespace "Kube-System" must be a DNS label: lowercase letters, digits and -, at most 63 characters',
     ],
   ],
   ServiceMonitor: [

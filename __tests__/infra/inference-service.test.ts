@@ -16,6 +16,7 @@ describe("defaults", () => {
 
   test("objects and names: pyramidnet, its ConfigMap pyramidnet-config, no HPA and no PDB for one replica", () => {
     expect(manifests.map((m) => [m.kind, m.metadata.name])).toEqual([
+      ["ServiceAccount", "pyramidnet"],
       ["ConfigMap", "pyramidnet-config"],
       ["Deployment", "pyramidnet"],
       ["Service", "pyramidnet"],

@@ -8,6 +8,7 @@ import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
 import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
 import type { INamespace } from "kubernetes-models/v1/Namespace";
 import type { IService } from "kubernetes-models/v1/Service";
+import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import type { IIngress } from "kubernetes-models/networking.k8s.io/v1/Ingress";
 import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
@@ -17,7 +18,7 @@ import { ENVIRONMENTS, type EnvironmentName, type EnvironmentSpec } from "../../
 import { PyramidNetChart } from "../../charts/pyramidnet-chart";
 import { PyramidNetRolloutChart } from "../../charts/pyramidnet-rollout-chart";
 import { readReleaseTable, type EnvironmentRelease } from "../../charts/release-table";
-import { InferenceService, type InferenceServiceProps } from "../../infra";
+import { InferenceService, type InferenceServiceProps, type VerticalPodAutoscalerSpec } from "../../infra";
 
 /** One synthesized object, before we know its kind. */
 export interface Manifest {
@@ -38,6 +39,8 @@ export interface KindMap {
   NetworkPolicy: INetworkPolicy;
   ServiceMonitor: IServiceMonitor;
   Ingress: IIngress;
+  ServiceAccount: IServiceAccount;
+  VerticalPodAutoscaler: { apiVersion: string; kind: string; metadata: Manifest["metadata"]; spec: VerticalPodAutoscalerSpec };
 }
 
 /** The table's entry for a name that must be in it. */

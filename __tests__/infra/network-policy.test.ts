@@ -1,4 +1,7 @@
-/** PodIngressPolicy alone: one port, admitted from the ingress controller, Prometheus and the given CIDRs only. */
+/**
+ * PodIngressPolicy alone: one port, admitted from the ingress controller, Prometheus, the named clients and the given
+ * CIDRs only; no egress, or only the cluster DNS.
+ */
 import { PodIngressPolicy, type PodIngressPolicyProps } from "../../infra";
 import { oneOf, synthConstructs } from "./manifests";
 
@@ -16,7 +19,8 @@ test("defaults: ingress-nginx's namespace and prometheus-operator's Prometheus p
   expect(policy.metadata).toEqual(PROPS.metadata);
   expect(policy.spec).toEqual({
     podSelector: { matchLabels: { app: "classifier" } },
-    policyTypes: ["Ingress"],
+    policyTypes: ["Ingress", "Egress"],
+    egress: [],
     ingress: [
       {
         from: [
@@ -43,4 +47,42 @@ test("source ranges add one rule of ipBlocks on the same port, IPv4 and IPv6", (
 
 test("the port is the prop", () => {
   expect(policyOf({ port: 9090 }).spec!.ingress![0].ports).toEqual([{ protocol: "TCP", port: 9090 }]);
+});
+
+test("clients join the first rule's peers on the same port: a whole namespace, or its pods by label", () => {
+  const policy = policyOf({
+    access: { clients: [{ namespace: "batch-jobs" }, { namespace: "loadtest", podLabels: { "app.kubernetes.io/name": "k6" } }] },
+  });
+  expect(policy.spec!.ingress).toHaveLength(1);
+  expect(policy.spec!.ingress![0].from!.slice(2)).toEqual([
+    { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "batch-jobs" } } },
+    {
+      namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "loadtest" } },
+      podSelector: { matchLabels: { "app.kubernetes.io/name": "k6" } },
+    },
+  ]);
+  expect(policy.spec!.ingress![0].ports).toEqual(PORT);
+});
+
+test('egress "dns" allows only the cluster DNS on port 53, UDP and TCP; its namespace and labels are props', () => {
+  const dns = [
+    { protocol: "UDP", port: 53 },
+    { protocol: "TCP", port: 53 },
+  ];
+  expect(policyOf({ access: { egress: "dns" } }).spec!.egress).toEqual([
+    {
+      to: [
+        {
+          namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+          podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+        },
+      ],
+      ports: dns,
+    },
+  ]);
+  const custom = policyOf({ access: { egress: "dns", dnsNamespace: "dns", dnsPodLabels: { app: "coredns" } } });
+  expect(custom.spec!.egress![0].to).toEqual([
+    { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "dns" } }, podSelector: { matchLabels: { app: "coredns" } } },
+  ]);
+  expect(custom.spec!.policyTypes).toEqual(["Ingress", "Egress"]);
 });

@@ -32,6 +32,12 @@ describe("each policy check fires", () => {
   const breakContainer = (change: (c: IDeployment["spec"] & object) => void) =>
     breakOne<IDeployment>("Deployment", (d) => change(d.spec!));
   const container = (spec: NonNullable<IDeployment["spec"]>) => spec.template.spec!.containers[0];
+  /** A copy of a Deployment whose pods no longer turn token automounting off themselves. */
+  const mountToken = (deployment: Manifest): Manifest => {
+    const copy = structuredClone(deployment) as unknown as IDeployment;
+    delete copy.spec!.template.spec!.automountServiceAccountToken;
+    return copy as unknown as Manifest;
+  };
 
   const cases: ReadonlyArray<readonly [string, Manifest[], RegExp]> = [
     ["latest tag", breakContainer((s) => void (container(s).image = "pyramidnet:latest")), /uses the latest tag/],
@@ -97,6 +103,42 @@ describe("each policy check fires", () => {
       /served without TLS/,
     ],
     ["no Namespace", breakOne("Namespace", () => undefined, true), /which is not created/],
+    [
+      "the default ServiceAccount",
+      breakContainer((s) => void delete s.template.spec!.serviceAccountName),
+      /runs as the namespace's default ServiceAccount/,
+    ],
+    ["a missing ServiceAccount", breakOne("ServiceAccount", () => undefined, true), /runs as ServiceAccount pyramidnet, which does not exist/],
+    [
+      "a mounted token",
+      breakOne<{ automountServiceAccountToken?: boolean }>("ServiceAccount", (a) => void delete a.automountServiceAccountToken).map(
+        (m) => (m.kind === "Deployment" ? mountToken(m) : m),
+      ),
+      /mounts a ServiceAccount token it never uses/,
+    ],
+    [
+      "egress left open",
+      breakOne<{ spec: { policyTypes: string[] } }>("NetworkPolicy", (p) => void (p.spec.policyTypes = ["Ingress"])),
+      /leaves egress open/,
+    ],
+    [
+      "a VPA on a missing Deployment",
+      breakOne<{ spec: { targetRef: { name: string } } }>("VerticalPodAutoscaler", (v) => void (v.spec.targetRef.name = "classifier")),
+      /VerticalPodAutoscaler pyramidnet: targets Deployment classifier, which does not exist/,
+    ],
+    [
+      "a VPA on a container the pods do not run",
+      breakOne<{ spec: { resourcePolicy: { containerPolicies: Array<{ containerName: string }> } } }>(
+        "VerticalPodAutoscaler",
+        (v) => void (v.spec.resourcePolicy.containerPolicies[0].containerName = "server"),
+      ),
+      /names container server, which its target does not run/,
+    ],
+    [
+      "a VPA that resizes pods next to the HPA",
+      breakOne<{ spec: { updatePolicy: { updateMode: string } } }>("VerticalPodAutoscaler", (v) => void (v.spec.updatePolicy.updateMode = "Recreate")),
+      /updateMode Recreate resizes pods an HPA scales on the same requests/,
+    ],
   ];
 
   test.each(cases)("%s", (_name, manifests, expected) => {

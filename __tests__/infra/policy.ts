@@ -67,6 +67,8 @@ export function policyViolations(manifests: readonly Manifest[], options: Policy
   const policies = allOf(manifests, "NetworkPolicy");
   const monitors = allOf(manifests, "ServiceMonitor");
   const configMaps = allOf(manifests, "ConfigMap");
+  const serviceAccounts = allOf(manifests, "ServiceAccount");
+  const recommenders = allOf(manifests, "VerticalPodAutoscaler");
   const sameNamespace = (a: Manifest | { metadata?: { namespace?: string } }, ns: string | undefined) =>
     a.metadata?.namespace === ns;
 
@@ -94,6 +96,15 @@ export function policyViolations(manifests: readonly Manifest[], options: Policy
       problems.push(`${where}: selects track "${track}", which is neither stable nor canary`);
     }
     if (podSpec.hostNetwork || podSpec.hostPID || podSpec.hostIPC) problems.push(`${where}: shares a host namespace`);
+    const accountName = podSpec.serviceAccountName ?? "default";
+    if (accountName === "default") problems.push(`${where}: runs as the namespace's default ServiceAccount`);
+    else {
+      const account = serviceAccounts.find((a) => a.metadata!.name === accountName && sameNamespace(a, ns));
+      if (account === undefined) problems.push(`${where}: runs as ServiceAccount ${accountName}, which does not exist`);
+      else if (account.automountServiceAccountToken !== false && podSpec.automountServiceAccountToken !== false) {
+        problems.push(`${where}: mounts a ServiceAccount token it never uses`);
+      }
+    }
     const podNonRoot = podSpec.securityContext?.runAsNonRoot === true && podSpec.securityContext.runAsUser !== 0;
     for (const c of [...(podSpec.initContainers ?? []), ...podSpec.containers]) {
       problems.push(...containerProblems(c, podNonRoot).map((p) => `${where}: ${p}`));
@@ -160,6 +171,28 @@ export function policyViolations(manifests: readonly Manifest[], options: Policy
   for (const p of policies) {
     if (!podsOf(p.metadata!.namespace).some((pod) => selects(p.spec!.podSelector.matchLabels, pod.labels))) {
       problems.push(`NetworkPolicy ${p.metadata!.name}: selects no pods`);
+    }
+    if (!(p.spec!.policyTypes ?? []).includes("Egress")) {
+      problems.push(`NetworkPolicy ${p.metadata!.name}: leaves egress open (no Egress policy type)`);
+    }
+  }
+
+  for (const v of recommenders) {
+    const where = `VerticalPodAutoscaler ${v.metadata.name}`;
+    const ref = v.spec.targetRef;
+    const target = deployments.find((d) => ref.kind === "Deployment" && d.metadata!.name === ref.name && sameNamespace(d, v.metadata.namespace));
+    if (target === undefined) problems.push(`${where}: targets ${ref.kind} ${ref.name}, which does not exist`);
+    const containers = new Set(target?.spec!.template.spec!.containers.map((c) => c.name) ?? []);
+    for (const policy of v.spec.resourcePolicy.containerPolicies) {
+      if (target !== undefined && !containers.has(policy.containerName)) {
+        problems.push(`${where}: names container ${policy.containerName}, which its target does not run`);
+      }
+    }
+    const scaledByHpa = autoscalers.some(
+      (h) => sameNamespace(h, v.metadata.namespace) && h.spec!.scaleTargetRef.kind === ref.kind && h.spec!.scaleTargetRef.name === ref.name,
+    );
+    if (scaledByHpa && v.spec.updatePolicy.updateMode !== "Off") {
+      problems.push(`${where}: updateMode ${v.spec.updatePolicy.updateMode} resizes pods an HPA scales on the same requests`);
     }
   }
 

@@ -1,7 +1,8 @@
 /**
  * Every synthesized object, and every object in the committed dist/, validates against the Kubernetes OpenAPI
- * schemas (kubernetes-models 4.x compiles them into validators), the prometheus-operator CRD schema and the Argo
- * Rollouts CRD schemas (Rollout, AnalysisTemplate). Offline: no cluster, no network.
+ * schemas (kubernetes-models 4.x compiles them into validators), the prometheus-operator CRD schema, the Argo
+ * Rollouts CRD schemas (Rollout, AnalysisTemplate) and, for the VerticalPodAutoscaler that kubernetes-models
+ * lacks, a minimal schema of its v1 API (vpa-schema.ts). Offline: no cluster, no network.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -16,11 +17,13 @@ import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBu
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Service } from "kubernetes-models/v1/Service";
+import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { parseAllDocuments } from "yaml";
 import { rolloutChartName } from "../../charts/app";
 import { environmentNames, type EnvironmentName } from "../../charts/environments";
 import { readReleaseTable } from "../../charts/release-table";
 import { type Manifest, synthEnvironment, synthRolloutEnvironment } from "./manifests";
+import { validateVerticalPodAutoscaler } from "./vpa-schema";
 
 interface Validatable {
   validate(): void;
@@ -39,6 +42,13 @@ const MODELS: Readonly<Record<string, new (data: never) => Validatable>> = {
   "monitoring.coreos.com/v1/ServiceMonitor": ServiceMonitor,
   "argoproj.io/v1alpha1/Rollout": Rollout,
   "argoproj.io/v1alpha1/AnalysisTemplate": AnalysisTemplate,
+  "v1/ServiceAccount": ServiceAccount,
+  "autoscaling.k8s.io/v1/VerticalPodAutoscaler": class {
+    constructor(private readonly data: unknown) {}
+    validate(): void {
+      validateVerticalPodAutoscaler(this.data);
+    }
+  },
 };
 
 function validate(manifest: Manifest): void {
@@ -123,6 +133,30 @@ describe("the validators are not vacuous", () => {
     ) as Manifest & { spec: { metrics: Array<Record<string, unknown>> } };
     delete template.spec.metrics[0].provider;
     expect(() => validate(template)).toThrow(/provider/);
+  });
+
+  describe("the VerticalPodAutoscaler schema", () => {
+    type Recommender = Manifest & {
+      spec: { updatePolicy: Record<string, unknown>; resourcePolicy: { containerPolicies: Array<Record<string, unknown>> } };
+    };
+    const recommender = (): Recommender =>
+      structuredClone(synthEnvironment("production").find((m) => m.kind === "VerticalPodAutoscaler")!) as Recommender;
+
+    test("accepts what the construct writes", () => {
+      expect(() => validate(recommender())).not.toThrow();
+    });
+
+    const cases: ReadonlyArray<readonly [string, (v: Recommender) => void, RegExp]> = [
+      ["an update mode the API does not have", (v) => void (v.spec.updatePolicy.updateMode = "off"), /updateMode must be equal to one of the allowed values/],
+      ["a malformed quantity", (v) => void (v.spec.resourcePolicy.containerPolicies[0].maxAllowed = { cpu: "4 cores" }), /maxAllowed\/cpu must match pattern/],
+      ["a misspelt field", (v) => void (v.spec.resourcePolicy.containerPolicies[0].containerNmae = "x"), /must NOT have additional properties/],
+      ["no targetRef", (v) => void delete (v.spec as Record<string, unknown>).targetRef, /must have required property 'targetRef'/],
+    ];
+    test.each(cases)("refuses %s", (_name, change, expected) => {
+      const broken = recommender();
+      change(broken);
+      expect(() => validate(broken)).toThrow(expected);
+    });
   });
 
   test("an unknown kind is reported rather than skipped", () => {

@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { parseAllDocuments } from "yaml";
+import { environmentNames } from "../../charts/environments";
 import { RELEASES_PATH, readReleaseTable } from "../../charts/release-table";
 import { errorRatioQuery, p99LatencyQuery } from "../../infra/canary-analysis";
 import { queryNumber } from "../../scripts/prometheus-query";
@@ -181,7 +182,7 @@ describe("promote and rollback", () => {
     expect(commands).toEqual([
       `  kubectl apply -f ${outdir}/production.k8s.yaml`,
       "  kubectl -n pyramidnet-prod rollout status deployment/pyramidnet-stable --timeout=10m",
-      "  kubectl -n pyramidnet-prod delete ingress,configmap,deployment,service,horizontalpodautoscaler,poddisruptionbudget,networkpolicy,servicemonitor " +
+      "  kubectl -n pyramidnet-prod delete ingress,serviceaccount,configmap,deployment,service,horizontalpodautoscaler,poddisruptionbudget,networkpolicy,servicemonitor,verticalpodautoscaler " +
         "-l app.kubernetes.io/instance=pyramidnet-production,track=canary",
     ]);
     expect(output).toContain("promoted: the stable track now runs model 1.1.0; the canary is gone");
@@ -214,7 +215,7 @@ describe("promote and rollback", () => {
 test.each([
   [[], "name a command: status, promote, rollback"],
   [["status"], "--environment is required"],
-  [["status", "--environment", "moon"], 'unknown environment "moon" (development, production)'],
+  [["status", "--environment", "moon"], `unknown environment "moon" (${environmentNames().join(", ")})`],
   [["deploy", "--environment", "production"], 'unknown argument "deploy"'],
   [["status", "--environment"], "--environment needs a value"],
 ])("usage error %j: exit 2", async (argv, message) => {

@@ -114,6 +114,19 @@ describe("a bad model stops the service, never ready", () => {
     expect(result.service.logs.some((line) => line.msg === "ready")).toBe(false);
   });
 
+  it("CUDA asked for where ONNX Runtime's CUDA provider cannot load (no CUDA build, no GPU)", async () => {
+    const result = await startExpectingFailure({ CLASSIFIER_ORT_EXECUTION_PROVIDER: "cuda" });
+    const everReady = result.readiness.includes("200");
+    table.check("CUDA provider cannot load", "exit 1, never ready", `exit ${result.code}, ${everReady ? "was ready" : "never ready"}`);
+    table.note("  its fatal log line", "names the variable and the provider", result.message.slice(0, 110));
+    expect(result.code).toBe(1);
+    expect(everReady).toBe(false);
+    expect(result.message).toMatch(
+      /start-up failed: CLASSIFIER_ORT_EXECUTION_PROVIDER=cuda, but ONNX Runtime's CUDA execution provider cannot be loaded \(.+\)/,
+    );
+    expect(result.message).toContain("set CLASSIFIER_ORT_EXECUTION_PROVIDER=cpu to run on the CPU");
+  });
+
   it("model card missing, and model card not JSON", async () => {
     // The model is named after the card file the assertions expect: <repository>/<name>/<version>/<name>.json.
     const cardless = path.join(scratch, "cardless");

@@ -2,11 +2,12 @@
  * The real ONNX model: its logits against PyTorch's on identical inputs, its accuracy on the fixture images
  * through the whole pipeline, batching on and off giving the same answers, and refusal of a wrong model file.
  */
-import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { ModelCard } from "../../service/model/card";
-import { ModelLoadError, OnnxModel } from "../../service/model/onnx-model";
+import { ModelLoadError, OnnxModel, executionProviders } from "../../service/model/onnx-model";
 import { InferencePipeline } from "../../service/pipeline/classifier";
 import { createMetrics } from "../../service/metrics/metrics";
 import { CARD_PATH, MODEL_PATH, loadGolden, loadModelCard, loadRealModel, testConfig, type Golden } from "./helpers";
@@ -116,6 +117,44 @@ describe("loading", () => {
     expect(error).toBeInstanceOf(ModelLoadError);
     expect((error as Error).message).toContain(missing);
     expect((error as Error).message).toMatch(/no such file/);
+  });
+
+  // onnxruntime-node 1.30 ships no CUDA provider libraries (.npmrc skips the download that would fetch them), so
+  // on every development and CI machine asking for CUDA must stop the load with the provider named.
+  const cudaProviderInstalled = existsSync(
+    path.join(path.dirname(require.resolve("onnxruntime-node/package.json")), "bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so"),
+  );
+  (cudaProviderInstalled ? it.skip : it)("refuses CUDA when ONNX Runtime's CUDA provider cannot load, saying what it needs", async () => {
+    const error = await OnnxModel.load({ ...options, executionProvider: "cuda", modelPath: MODEL_PATH, card }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ModelLoadError);
+    const message = (error as Error).message;
+    expect(message).toMatch(/^CLASSIFIER_ORT_EXECUTION_PROVIDER=cuda, but ONNX Runtime's CUDA execution provider cannot be loaded \(/);
+    // ONNX Runtime's own reason, as onnxruntime-node 1.30 words it when libonnxruntime_providers_cuda.so is absent.
+    expect(message).toContain("OrtSessionOptionsAppendExecutionProvider_Cuda: Failed to load shared library");
+    expect(message).toContain("runtime-cuda");
+    expect(message).toContain("nvidia.com/gpu");
+    expect(message).toContain("CLASSIFIER_ORT_EXECUTION_PROVIDER=cpu");
+  });
+
+  it("blames the model, not the provider, when the model itself cannot load", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "model-"));
+    const garbage = path.join(dir, "garbage.onnx");
+    const bytes = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 251));
+    writeFileSync(garbage, bytes);
+    const garbageCard: ModelCard = { ...card, sha256: createHash("sha256").update(bytes).digest("hex") };
+    const error = await OnnxModel.load({ ...options, executionProvider: "cuda", modelPath: garbage, card: garbageCard }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ModelLoadError);
+    expect((error as Error).message).toMatch(/^ONNX Runtime cannot load .*garbage\.onnx: /);
+    expect((error as Error).message).not.toMatch(/execution provider|AppendExecutionProvider/i);
+  });
+
+  it("asks ONNX Runtime for the CPU provider by default and for CUDA device 0 when told", () => {
+    expect(executionProviders("cpu")).toEqual(["cpu"]);
+    expect(executionProviders("cuda")).toEqual([{ name: "cuda", deviceId: 0 }]);
   });
 
   it("refuses a card whose tensor names the model does not have", async () => {

@@ -134,6 +134,12 @@ function versionPolicy(name: string, defaultValue: VersionPolicy, description: s
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 export const GRAPH_OPTIMIZATION_LEVELS = ["disabled", "basic", "extended", "all"] as const;
+/**
+ * ONNX Runtime execution providers the service can run on. onnxruntime-node 1.30 bundles only the CPU provider
+ * (and WebGPU) for linux/x64; CUDA's provider libraries come from its install script (the image's runtime-cuda
+ * target), and they need an NVIDIA GPU, its driver and CUDA 12 with cuDNN 9 at run time.
+ */
+export const EXECUTION_PROVIDERS = ["cpu", "cuda"] as const;
 
 /** RFC 1123 label, as Kubernetes names namespaces. */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -264,6 +270,12 @@ export const CONFIG_SCHEMA = {
     "all",
     GRAPH_OPTIMIZATION_LEVELS,
     "ONNX Runtime graph optimization level.",
+  ),
+  executionProvider: oneOf(
+    "CLASSIFIER_ORT_EXECUTION_PROVIDER",
+    "cpu",
+    EXECUTION_PROVIDERS,
+    "ONNX Runtime execution provider. cuda runs the model on an NVIDIA GPU (the image's runtime-cuda build on a node with a GPU); when it cannot load, the service stops at start with a message saying why.",
   ),
   batchingEnabled: boolean(
     "CLASSIFIER_BATCHING_ENABLED",

@@ -9,7 +9,7 @@ import path from "node:path";
 import { Worker } from "node:worker_threads";
 import type { InferenceSession } from "onnxruntime-node";
 import type { ModelCard } from "./card";
-import type { GRAPH_OPTIMIZATION_LEVELS } from "../config/schema";
+import { CONFIG_SCHEMA, type EXECUTION_PROVIDERS, type GRAPH_OPTIMIZATION_LEVELS } from "../config/schema";
 
 /** What the pipeline needs from a model; tests may pass their own. */
 export interface InferenceModel {
@@ -22,6 +22,7 @@ export interface InferenceModel {
 }
 
 export type GraphOptimizationLevel = (typeof GRAPH_OPTIMIZATION_LEVELS)[number];
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 
 export interface OnnxModelOptions {
   readonly modelPath: string;
@@ -29,6 +30,12 @@ export interface OnnxModelOptions {
   readonly intraOpThreads: number;
   readonly interOpThreads: number;
   readonly graphOptimizationLevel: GraphOptimizationLevel;
+  /**
+   * Where ONNX Runtime runs the model. A provider other than the CPU's that cannot load stops the load with a
+   * ModelLoadError saying so (ONNX Runtime never falls back to the CPU on its own).
+   * @default "cpu"
+   */
+  readonly executionProvider?: ExecutionProvider;
   /** Let idle ONNX Runtime threads spin-wait for work instead of sleeping. @default false */
   readonly spinWait?: boolean;
   /** Batch sizes run once at load so the first requests do not pay for allocation. @default [1] */
@@ -49,6 +56,8 @@ export class ModelLoadError extends Error {
 export interface WorkerInit {
   readonly modelBytes: Uint8Array;
   readonly sessionOptions: InferenceSession.SessionOptions;
+  /** The provider asked for; when it is not the CPU's and the session fails, the worker checks whose fault it was. */
+  readonly executionProvider: ExecutionProvider;
   readonly inputName: string;
   readonly outputName: string;
   /** Shape of one item, without the batch dimension. */
@@ -65,7 +74,12 @@ export interface WorkerRequest {
 /** @internal */
 export type WorkerReply =
   | { readonly type: "loaded"; readonly inputs: ValueInfo[]; readonly outputs: ValueInfo[] }
-  | { readonly type: "failed"; readonly message: string }
+  | {
+      readonly type: "failed";
+      readonly message: string;
+      /** The model loads on the CPU provider: the requested provider is what failed. */
+      readonly providerFailed: boolean;
+    }
   | { readonly type: "result"; readonly id: number; readonly logits: Float32Array }
   | { readonly type: "error"; readonly id: number; readonly message: string };
 
@@ -112,9 +126,12 @@ export class OnnxModel implements InferenceModel {
           "Deploy the model file together with the card it was exported with.",
       );
     }
+    const executionProvider = options.executionProvider ?? "cpu";
     const init: WorkerInit = {
       modelBytes,
+      executionProvider,
       sessionOptions: {
+        executionProviders: executionProviders(executionProvider),
         intraOpNumThreads: options.intraOpThreads,
         interOpNumThreads: options.interOpThreads,
         graphOptimizationLevel: options.graphOptimizationLevel,
@@ -126,7 +143,7 @@ export class OnnxModel implements InferenceModel {
       itemShape: card.input.shape.slice(1),
     };
     const worker = startWorker(init);
-    const loaded = await waitForLoad(worker, modelPath);
+    const loaded = await waitForLoad(worker, modelPath, executionProvider);
     try {
       checkSignature(loaded, card, modelPath);
     } catch (error) {
@@ -215,7 +232,11 @@ function startWorker(init: WorkerInit): Worker {
   return new Worker(file, { workerData: init, transferList: transfer, execArgv });
 }
 
-function waitForLoad(worker: Worker, modelPath: string): Promise<{ inputs: ValueInfo[]; outputs: ValueInfo[] }> {
+function waitForLoad(
+  worker: Worker,
+  modelPath: string,
+  provider: ExecutionProvider,
+): Promise<{ inputs: ValueInfo[]; outputs: ValueInfo[] }> {
   return new Promise((resolve, reject) => {
     const cleanup = () => {
       worker.off("message", onMessage);
@@ -229,7 +250,13 @@ function waitForLoad(worker: Worker, modelPath: string): Promise<{ inputs: Value
       } else if (reply.type === "failed") {
         cleanup();
         void worker.terminate();
-        reject(new ModelLoadError(`ONNX Runtime cannot load ${modelPath}: ${reply.message}`));
+        reject(
+          new ModelLoadError(
+            reply.providerFailed
+              ? providerFailureMessage(provider, reply.message)
+              : `ONNX Runtime cannot load ${modelPath}: ${reply.message}`,
+          ),
+        );
       }
     };
     const onError = (error: Error) => {
@@ -265,6 +292,24 @@ function checkSignature(loaded: { inputs: ValueInfo[]; outputs: ValueInfo[] }, c
   };
   check("input", loaded.inputs, card.input.shape, card.input.name);
   check("output", loaded.outputs, card.output.shape, card.output.name);
+}
+
+/**
+ * The session's `executionProviders`. CUDA runs on device 0: the NVIDIA device plugin exposes only the GPUs the
+ * pod was allotted, numbered from 0. ONNX Runtime still places the few operators CUDA lacks on the CPU.
+ */
+export function executionProviders(provider: ExecutionProvider): InferenceSession.ExecutionProviderConfig[] {
+  return provider === "cuda" ? [{ name: "cuda", deviceId: 0 }] : ["cpu"];
+}
+
+/** Why the service cannot start on the provider it was asked for, and what to change. */
+export function providerFailureMessage(provider: ExecutionProvider, ortMessage: string): string {
+  return (
+    `${CONFIG_SCHEMA.executionProvider.name}=${provider}, but ONNX Runtime's ${provider.toUpperCase()} execution ` +
+    `provider cannot be loaded (${ortMessage.trim()}). It needs the image's runtime-cuda build (onnxruntime-node's ` +
+    "CUDA provider libraries with CUDA 12 and cuDNN 9), an NVIDIA GPU with its driver, and a pod that requests " +
+    `nvidia.com/gpu; set ${CONFIG_SCHEMA.executionProvider.name}=cpu to run on the CPU.`
+  );
 }
 
 /**

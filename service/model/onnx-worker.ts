@@ -12,7 +12,14 @@ async function main(port: NonNullable<typeof parentPort>, init: WorkerInit): Pro
   try {
     session = await ort.InferenceSession.create(init.modelBytes, init.sessionOptions);
   } catch (error) {
-    port.postMessage({ type: "failed", message: errorMessage(error) } satisfies WorkerReply);
+    // A failure on another provider is the provider's only if the model opens on the CPU; otherwise the CPU's
+    // reason is the one that names the model's problem.
+    const cpuFailure = init.executionProvider === "cpu" ? errorMessage(error) : await cpuLoadFailure(init);
+    const reply: WorkerReply =
+      cpuFailure === undefined
+        ? { type: "failed", message: errorMessage(error), providerFailed: true }
+        : { type: "failed", message: cpuFailure, providerFailed: false };
+    port.postMessage(reply);
     return;
   }
   port.postMessage({
@@ -38,6 +45,17 @@ async function run(session: ort.InferenceSession, init: WorkerInit, request: Wor
   }
   // A copy we own outright, so it can be transferred back without copying again.
   return new Float32Array(output.data);
+}
+
+/** Why the model does not open on the CPU provider alone, or undefined when it does. */
+async function cpuLoadFailure(init: WorkerInit): Promise<string | undefined> {
+  try {
+    const session = await ort.InferenceSession.create(init.modelBytes, { ...init.sessionOptions, executionProviders: ["cpu"] });
+    await session.release();
+    return undefined;
+  } catch (error) {
+    return errorMessage(error);
+  }
 }
 
 function describe(meta: ort.InferenceSession.ValueMetadata): { name: string; shape: (number | string)[] } {
