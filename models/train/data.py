@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import tarfile
+from multiprocessing import Pool
 
 import numpy as np
 import torch
@@ -28,22 +29,27 @@ def read_archive(path: str):
             yield m.name.split("/")[-2], m.name, tar.extractfile(m).read()
 
 
-def load_split(archive: str, cache_dir: str):
-    """Returns (images uint8 NHWC, labels int64, member names), decoding the archive only once."""
+def load_split(archive: str, cache_dir: str, workers: int = 1):
+    """Returns (images uint8 NHWC, labels int64, member names), decoding the archive only once (on `workers`
+    processes: the same images in the same order, only sooner on a machine with many cores)."""
     os.makedirs(cache_dir, exist_ok=True)
     stem = os.path.basename(archive).split(".")[0]
     cache = os.path.join(cache_dir, f"{stem}.npz")
     if os.path.exists(cache):
         z = np.load(cache)
         return z["images"], z["labels"], list(z["names"])
-    images, labels, names = [], [], []
-    for cls, name, data in read_archive(archive):
-        img = decode_rgb(data)
+    members = list(read_archive(archive))
+    jpegs = [data for _, _, data in members]
+    if workers > 1:
+        with Pool(workers) as pool:
+            images = pool.map(decode_rgb, jpegs, chunksize=500)
+    else:
+        images = [decode_rgb(data) for data in jpegs]
+    labels = [CLASSES.index(cls) for cls, _, _ in members]
+    names = [name for _, name, _ in members]
+    for name, img in zip(names, images):
         if img.shape != (32, 32, 3):
             raise ValueError(f"{name}: expected 32x32 RGB, got {img.shape}")
-        images.append(img)
-        labels.append(CLASSES.index(cls))
-        names.append(name)
     arrays = dict(images=np.stack(images), labels=np.array(labels, dtype=np.int64), names=np.array(names))
     np.savez(cache + ".tmp.npz", **arrays)
     os.replace(cache + ".tmp.npz", cache)
@@ -52,6 +58,7 @@ def load_split(archive: str, cache_dir: str):
 
 def normalize(images_nchw_uint8: torch.Tensor, mean, std) -> torch.Tensor:
     """x = (pixel / 255 - mean[c]) / std[c] as contiguous float32 NCHW: the model card's formula."""
-    mean = torch.as_tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.as_tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    device = images_nchw_uint8.device  # the GPU route normalises batches where they are
+    mean = torch.as_tensor(mean, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+    std = torch.as_tensor(std, dtype=torch.float32, device=device).view(1, 3, 1, 1)
     return ((images_nchw_uint8.float() / 255.0 - mean) / std).contiguous()

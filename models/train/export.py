@@ -121,6 +121,10 @@ def describe_stage(stage: dict) -> dict:
         described["average"] = stage["average_result"]
     if "ema_result" in stage:
         described["movingAverage"] = stage["ema_result"]
+    if "hardware" in stage:
+        described["hardware"] = stage["hardware"]
+    if "epoch_rule" in stage:
+        described["epochBudget"] = stage["epoch_rule"]  # how a budgeted recipe's length was fixed before it ran
     return described
 
 

@@ -4,6 +4,7 @@
     /usr/bin/python3 models/train/train.py --recipe staged   # the earlier three-stage recipe of the 1.0.0 model
     /usr/bin/python3 models/train/train.py --recipe v120     # model 1.2.0's recipe (many sessions on 2 CPU cores)
     /usr/bin/python3 models/train/train.py --bench 20        # measure training images/s only
+    python3 models/train/train.py --recipe gpu120 --device cuda   # on a lent GPU: models/train/gpu/run.sh
 
 The recipes themselves are in recipes.py, the paths in paths.py, the normalisation in data.py: train.py and
 export.py both import them, and neither imports the other at module level.
@@ -28,8 +29,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import platform
 import random
+import shutil
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -60,12 +64,21 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, help="default: the recipe's")
     p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--label-smoothing", type=float, default=0.1)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="CPU threads for training and for decoding the JPEGs")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                   help="cuda: the uint8 images, their augmentation, the model and the test split all on the GPU")
+    p.add_argument("--budget-s", type=float,
+                   help="a recipe with an epoch budget: its training seconds (default: the recipe's; a test's only)")
+    p.add_argument("--min-epochs", type=int, help="a recipe with an epoch budget: its minimum (default: the recipe's; a test's only)")
+    p.add_argument("--checkpoint-every", type=int, default=1, help="save the checkpoint every N epochs (and the last)")
+    p.add_argument("--copy-to", help="after each save, copy the checkpoint and its log into this folder (a device's OUT)")
     p.add_argument("--bench", type=int, default=0, help="time this many training steps of stage 1 and exit")
     p.add_argument("--no-export", action="store_true", help="stop after training")
     # For a smoke test of checkpoint, resume, averaging and export in minutes; a run shortened by --epochs or
     # --steps-per-epoch records that in its checkpoint's config, so it can never pass for (or resume) the real one.
-    p.add_argument("--epochs", type=int, help="smoke test: every stage this many epochs (default: the recipe's)")
+    p.add_argument("--epochs", type=int,
+                   help="every stage this many epochs (default: the recipe's, or its epoch budget's rule); repeats a "
+                   "budgeted run's recorded length, else a smoke test's")
     p.add_argument("--steps-per-epoch", type=int, help="smoke test: this many steps per epoch (default: all images)")
     p.add_argument("--stop-after-epoch", type=int, default=0, help="smoke test: exit after this epoch, as a stop would")
     args = p.parse_args()
@@ -74,6 +87,16 @@ def parse_args() -> argparse.Namespace:
         if getattr(args, name) is None:
             setattr(args, name, getattr(recipe, name))
     args.cutout, args.ema_decay = recipe.cutout, recipe.ema_decay
+    args.epoch_budget = recipe.epoch_budget
+    if args.epoch_budget and args.budget_s:
+        args.epoch_budget = replace(args.epoch_budget, seconds=args.budget_s)
+    if args.epoch_budget and args.min_epochs:
+        args.epoch_budget = replace(args.epoch_budget, min_epochs=args.min_epochs)
+    if args.epoch_budget and len(recipe.stages) != 1:
+        p.error(f"recipe {args.recipe}: an epoch budget fixes the length of a one-stage recipe only")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda: this torch sees no CUDA device")
+    args.epoch_rule = None  # set by resolve_epochs for a budgeted recipe
     args.work_dir = args.work_dir or recipe_work_dir(recipe)
     args.stage_list = recipe.stages
     if args.epochs:
@@ -94,21 +117,27 @@ class Augmenter:
     """Random 32x32 crops from 4-pixel zero padding, horizontal flips and optionally Cutout, on whole batches."""
 
     def __init__(self, images_nchw_uint8: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, cutout: int = 0) -> None:
+        # The images live on whichever device they came on (the GPU route's whole uint8 split sits on the GPU);
+        # the random draws always come from the CPU generator, so a seed draws the same batches on either device,
+        # and only those few numbers per image travel.
         self.padded = F.pad(images_nchw_uint8, (4, 4, 4, 4))
+        self.device = images_nchw_uint8.device
         self.mean = mean
         self.std = std
-        self.base = torch.arange(32)
+        self.base = torch.arange(32, device=self.device)
+        self.channels = torch.arange(3, device=self.device)[None, :, None, None]
         self.cutout = cutout
 
     def batch(self, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         b = idx.numel()
-        dy = torch.randint(0, 9, (b,), generator=gen)
-        dx = torch.randint(0, 9, (b,), generator=gen)
-        flip = torch.rand(b, generator=gen) < 0.5
+        dy = to_device(torch.randint(0, 9, (b,), generator=gen), self.device)
+        dx = to_device(torch.randint(0, 9, (b,), generator=gen), self.device)
+        flip = to_device(torch.rand(b, generator=gen) < 0.5, self.device)
+        idx = to_device(idx, self.device)
         rows = (dy[:, None] + self.base)[:, None, :, None]
         cols = (dx[:, None] + self.base)
         cols = torch.where(flip[:, None], cols.flip(1), cols)[:, None, None, :]
-        crops = self.padded[idx[:, None, None, None], torch.arange(3)[None, :, None, None], rows, cols]
+        crops = self.padded[idx[:, None, None, None], self.channels, rows, cols]
         x = to_channels_last(normalize(crops, self.mean, self.std))
         if self.cutout:
             # Drawn after the crops and flips, so recipes without Cutout draw exactly what they always drew.
@@ -117,12 +146,22 @@ class Augmenter:
 
     def cutout_mask(self, b: int, gen: torch.Generator) -> torch.Tensor:
         """Zero (the channel mean, after normalisation) over a square centred anywhere, clipped at the borders."""
-        cy = torch.randint(0, 32, (b,), generator=gen)[:, None]
-        cx = torch.randint(0, 32, (b,), generator=gen)[:, None]
+        cy = to_device(torch.randint(0, 32, (b,), generator=gen)[:, None], self.device)
+        cx = to_device(torch.randint(0, 32, (b,), generator=gen)[:, None], self.device)
         top, left = cy - self.cutout // 2, cx - self.cutout // 2
         in_rows = (self.base >= top) & (self.base < top + self.cutout)  # (b, 32)
         in_cols = (self.base >= left) & (self.base < left + self.cutout)
         return (~(in_rows[:, :, None] & in_cols[:, None, :])).float()[:, None, :, :]
+
+
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A CPU tensor on `device`. To a GPU through pinned memory without waiting: a plain copy would wait for the
+    GPU's queue to drain, several times per step, and leave it idle while the next step is being launched."""
+    if t.device == device:
+        return t
+    if device.type == "cuda" and t.device.type == "cpu":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
 
 
 def to_channels_last(x: torch.Tensor) -> torch.Tensor:
@@ -154,7 +193,122 @@ def build_optimizer(model: nn.Module, weight_decay: float) -> torch.optim.Optimi
 
 
 def new_model(args: argparse.Namespace) -> nn.Module:
-    return PyramidNet(args.depth, args.alpha).to(memory_format=torch.channels_last)
+    return PyramidNet(args.depth, args.alpha).to(args.device, memory_format=torch.channels_last)
+
+
+def train_step(model, optimizer, ema, criterion, x, y, args) -> tuple:
+    """One optimizer step (and moving-average update); returns the loss and logits, left on the device."""
+    with torch.autocast(args.device, dtype=torch.bfloat16, enabled=args.bf16):
+        logits = model(x)
+    loss = criterion(logits.float(), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    if ema:
+        ema.update(model)
+    return loss.detach(), logits.detach()
+
+
+def on_cpu(tree, copies: dict | None = None):
+    """A checkpoint's contents with every tensor on the CPU, so that a CPU-only export can read a GPU run's. A tensor
+    held twice (the weights and the iterate, mid-stage) is copied once, so the file stores it once, as on a CPU."""
+    copies = {} if copies is None else copies
+    if isinstance(tree, torch.Tensor):
+        key = (str(tree.device), tree.data_ptr(), tree.dtype, tuple(tree.shape), tree.stride())
+        if key not in copies:
+            copies[key] = tree.detach().cpu()
+        return copies[key]
+    if isinstance(tree, dict):
+        return type(tree)((k, on_cpu(v, copies)) for k, v in tree.items())
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(on_cpu(v, copies) for v in tree)
+    return tree
+
+
+def hardware(args: argparse.Namespace) -> str:
+    """What trains it, for the card: the GPU's name, or the CPU's, with the thread count."""
+    if args.device == "cuda":
+        return f"{torch.cuda.get_device_name()} (torch {torch.__version__}, {args.threads} CPU threads for data)"
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {args.threads} threads (torch {torch.__version__})"
+
+
+def synchronize(args: argparse.Namespace) -> None:
+    if args.device == "cuda":
+        torch.cuda.synchronize()
+
+
+def calibrate_epochs(args: argparse.Namespace, data: "Data") -> dict:
+    """The EpochBudget rule (recipes.py): time the real step on a throwaway network, then derive the epoch count."""
+    budget, stage = args.epoch_budget, args.stage_list[0]
+    steps_per_epoch = args.steps_per_epoch or len(data.train_y) // args.batch_size
+    devices = [torch.cuda.current_device()] if args.device == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        model = new_model(args)
+        optimizer = build_optimizer(model, args.weight_decay)
+        for group in optimizer.param_groups:
+            group["lr"] = stage.lr / 10
+        ema = WeightEma(model, args.ema_decay) if args.ema_decay else None
+        criterion = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
+        gen = torch.Generator().manual_seed(12345)
+        model.train()
+
+        def steps(count: int) -> float:
+            synchronize(args)
+            t0 = time.time()
+            for _ in range(count):
+                idx = torch.randint(0, len(data.train_y), (args.batch_size,), generator=gen)
+                idx = to_device(idx, data.augment.device)
+                x, y = data.augment.batch(idx, gen), data.train_y[idx]
+                train_step(model, optimizer, ema, criterion, x, y, args)
+            synchronize(args)
+            return time.time() - t0
+
+        steps(budget.warmup_steps)
+        step_s = steps(budget.calibration_steps) / budget.calibration_steps
+        noise = torch.randn(data.test_in.shape, generator=gen).to(args.device, memory_format=torch.channels_last)
+        evaluate(model, noise, data.test_y)  # warm-up: the first pass at a new batch size autotunes
+        synchronize(args)
+        t0 = time.time()
+        evaluate(model, noise, data.test_y)
+        eval_s = time.time() - t0
+    epoch_s = step_s * steps_per_epoch + eval_s
+    rule = {
+        "budget_s": budget.seconds,
+        "calibration_steps": budget.calibration_steps,
+        "step_s": round(step_s, 5),
+        "eval_s": round(eval_s, 3),
+        "epoch_s_estimate": round(epoch_s, 3),
+        "max_epochs": stage.epochs,
+        "min_epochs": budget.min_epochs,
+        "epochs": min(stage.epochs, math.floor(budget.seconds / epoch_s)),
+        "hardware": hardware(args),
+    }
+    print(f"epoch budget: {json.dumps(rule)}", flush=True)
+    if rule["epochs"] < budget.min_epochs:
+        raise SystemExit(f"epoch budget: {budget.seconds:g} s at {epoch_s:.2f} s per epoch allows {rule['epochs']} "
+                         f"epochs, under the recipe's minimum of {budget.min_epochs}; not starting")
+    return rule
+
+
+def resolve_epochs(args: argparse.Namespace, data: "Data") -> None:
+    """A budgeted recipe's length: the checkpoint's if there is one (a resume never re-times), else the rule's."""
+    if not args.epoch_budget or args.epochs or args.bench:
+        return
+    ckpt = checkpoint_path(args.work_dir, 1)
+    if os.path.exists(ckpt):
+        state = torch.load(ckpt, map_location="cpu")
+        epochs, args.epoch_rule = state["config"]["epochs"], state.get("epoch_rule")
+        print(f"epoch budget: {epochs} epochs, as {ckpt} recorded", flush=True)
+    else:
+        args.epoch_rule = calibrate_epochs(args, data)
+        epochs = args.epoch_rule["epochs"]
+    args.stage_list = tuple(replace(stage, epochs=epochs) for stage in args.stage_list)
 
 
 class WeightAverage:
@@ -180,7 +334,7 @@ class WeightAverage:
 
     def finish(self, model: nn.Module, data: "Data", args: argparse.Namespace, gen: torch.Generator) -> dict:
         """The averaged weights, with running BN statistics from one pass over the augmented training images."""
-        averaged = {n: (total / self.count).float() for n, total in self.sum.items()}
+        averaged = {n: (total / self.count).float().to(args.device) for n, total in self.sum.items()}
         return with_own_bn_statistics(model, averaged, data, args, gen)
 
     def describe(self) -> str:
@@ -202,8 +356,12 @@ class WeightEma:
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        for n, p in model.named_parameters():
-            self.shadow[n].mul_(self.decay).add_(p.detach(), alpha=1.0 - self.decay)
+        # One fused launch per operation over all parameters, not two per tensor: on a GPU those launches, not the
+        # arithmetic, would cost the time. Same operations in the same order, so the same numbers.
+        shadow = [self.shadow[n] for n, _ in model.named_parameters()]
+        params = [p.detach() for p in model.parameters()]
+        torch._foreach_mul_(shadow, self.decay)
+        torch._foreach_add_(shadow, params, alpha=1.0 - self.decay)
 
     def state_dict(self) -> dict:
         return {"shadow": self.shadow, "decay": self.decay}
@@ -263,8 +421,8 @@ class Data:
 def load_data(args: argparse.Namespace) -> Data:
     cache = os.path.join(args.work_dir, "cache")
     t0 = time.time()
-    train_x, train_y, _ = load_split(os.path.join(args.data_dir, "train.tar.gz"), cache)
-    test_x, test_y, _ = load_split(os.path.join(args.data_dir, "test.tar.gz"), cache)
+    train_x, train_y, _ = load_split(os.path.join(args.data_dir, "train.tar.gz"), cache, workers=args.threads)
+    test_x, test_y, _ = load_split(os.path.join(args.data_dir, "test.tar.gz"), cache, workers=args.threads)
     print(f"data: {len(train_x)} train, {len(test_x)} test images in {time.time() - t0:.1f}s", flush=True)
 
     # Normalisation statistics come from the training split only.
@@ -273,12 +431,13 @@ def load_data(args: argparse.Namespace) -> Data:
     mean = torch.round(mean * 1e4) / 1e4
     std = torch.round(std * 1e4) / 1e4
 
-    train_t = torch.from_numpy(train_x).permute(0, 3, 1, 2).contiguous()
+    train_t = torch.from_numpy(train_x).permute(0, 3, 1, 2).contiguous().to(args.device)
+    test_t = torch.from_numpy(test_x).permute(0, 3, 1, 2).to(args.device)
     return Data(
         augment=Augmenter(train_t, mean, std, args.cutout),
-        train_y=torch.from_numpy(train_y),
-        test_in=to_channels_last(normalize(torch.from_numpy(test_x).permute(0, 3, 1, 2), mean, std)),
-        test_y=torch.from_numpy(test_y),
+        train_y=torch.from_numpy(train_y).to(args.device),
+        test_in=to_channels_last(normalize(test_t, mean, std)),
+        test_y=torch.from_numpy(test_y).to(args.device),
         mean=mean,
         std=std,
     )
@@ -328,14 +487,14 @@ def run_stage(args: argparse.Namespace, number: int, data: Data) -> str:
     total_steps = steps_per_epoch * config["epochs"]
     criterion = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
 
-    start_epoch, history, train_seconds, earlier_stages = 0, [], 0.0, []
+    start_epoch, history, train_seconds, earlier_stages, machines = 0, [], 0.0, [], []
     average = WeightAverage(model) if config.get("average_from") else None
     ema = WeightEma(model, config["ema_decay"]) if config.get("ema_decay") else None
     if average and ema:
         raise SystemExit(f"stage {number} both averages its weights from epoch {config['average_from']} and keeps "
                          "a moving average of them; a stage hands on one of the two, so set only one")
     if os.path.exists(ckpt_path) and not args.bench:
-        state = torch.load(ckpt_path)
+        state = torch.load(ckpt_path, map_location=args.device)
         if state["config"] != config:
             raise SystemExit(f"{ckpt_path} was made with other settings: {state['config']}; move it away to start anew")
         if state["epoch"] >= config["epochs"]:
@@ -345,6 +504,8 @@ def run_stage(args: argparse.Namespace, number: int, data: Data) -> str:
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, history, train_seconds = state["epoch"], state["history"], state["train_seconds"]
         earlier_stages = state.get("stages", [])
+        machines = state.get("hardware", [])
+        args.epoch_rule = args.epoch_rule or state.get("epoch_rule")
         if average:
             average.load_state_dict(state["average"])
         if ema:
@@ -352,7 +513,7 @@ def run_stage(args: argparse.Namespace, number: int, data: Data) -> str:
         print(f"stage {number}: resumed after epoch {start_epoch}", flush=True)
     elif number > 1 and not args.bench:
         # The earlier stages' settings and results travel along, so the model card can tell the whole story.
-        earlier = torch.load(checkpoint_path(args.work_dir, number - 1))
+        earlier = torch.load(checkpoint_path(args.work_dir, number - 1), map_location=args.device)
         model.load_state_dict(earlier["model"])
         earlier_stages = earlier.get("stages", []) + [
             {
@@ -363,37 +524,36 @@ def run_stage(args: argparse.Namespace, number: int, data: Data) -> str:
         ]
         print(f"stage {number}: warm restart from {config['init_from']}", flush=True)
 
+    machines = machines + [hardware(args)] if hardware(args) not in machines else machines
     model.train()
     for epoch in range(start_epoch, config["epochs"]):
         gen = torch.Generator().manual_seed(args.seed * 1000 + epoch)
         order = torch.randperm(len(data.train_y), generator=gen)
         t_epoch = time.time()
-        loss_sum, correct, seen = 0.0, 0, 0
+        # Summed where the step ran, read once per epoch: a read per step would stall a GPU's queue every step.
+        loss_sum = torch.zeros((), dtype=torch.float64, device=args.device)
+        correct = torch.zeros((), dtype=torch.int64, device=args.device)
+        seen = 0
         for i in range(steps_per_epoch):
             step = epoch * steps_per_epoch + i
             for group in optimizer.param_groups:
                 group["lr"] = config["lr"] if average else lr_at(step, total_steps, config["lr"], config["warmup"])
-            idx = order[i * args.batch_size : (i + 1) * args.batch_size]
+            idx = to_device(order[i * args.batch_size : (i + 1) * args.batch_size], data.augment.device)
             x, y = data.augment.batch(idx, gen), data.train_y[idx]
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-                logits = model(x)
-            loss = criterion(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if ema:
-                ema.update(model)
-            loss_sum += loss.item() * len(idx)
-            correct += (logits.argmax(1) == y).sum().item()
+            loss, logits = train_step(model, optimizer, ema, criterion, x, y, args)
+            loss_sum += loss.double() * len(idx)
+            correct += (logits.argmax(1) == y).sum()
             seen += len(idx)
-            if (i + 1) % 20 == 0 and not args.bench:
+            if (i + 1) % 20 == 0 and not args.bench and args.device == "cpu":
                 # A long epoch on a shared machine: the speed so far, to stdout only (the log keeps whole epochs).
                 rate = seen / (time.time() - t_epoch)
                 print(f"  epoch {epoch + 1} step {i + 1}/{steps_per_epoch}: {rate:.1f} img/s", flush=True)
             if args.bench and i + 1 >= args.bench:
+                synchronize(args)
                 rate = seen / (time.time() - t_epoch)
                 print(f"bench: depth={args.depth} alpha={args.alpha} batch={args.batch_size}: {rate:.0f} images/s")
                 raise SystemExit(0)
+        loss_sum, correct = loss_sum.item(), correct.item()  # waits for the epoch's last step
         epoch_seconds = time.time() - t_epoch
         train_seconds += epoch_seconds
         _, test_acc = evaluate(model, data.test_in, data.test_y)
@@ -429,7 +589,10 @@ def run_stage(args: argparse.Namespace, number: int, data: Data) -> str:
             "stages": earlier_stages,
             "mean": data.mean.tolist(),
             "std": data.std.tolist(),
+            "hardware": machines,  # every machine that trained part of this stage, in order
         }
+        if args.epoch_rule:
+            state["epoch_rule"] = args.epoch_rule  # how the budget fixed this run's length, for the card
         averager = ema or average
         if averager:
             # What the stage hands on at its end (and export ships) is the average, never the last iterate, whose
@@ -442,12 +605,26 @@ def run_stage(args: argparse.Namespace, number: int, data: Data) -> str:
                 state[f"{averager.key}_result"] = {**averager.summary(), "test_acc": round(averaged_acc, 4)}
                 with open(log_path, "a") as f:
                     f.write(json.dumps(state[f"{averager.key}_result"]) + "\n")
-        torch.save(state, ckpt_path + ".tmp")
-        os.replace(ckpt_path + ".tmp", ckpt_path)
+        last = epoch + 1 in (config["epochs"], args.stop_after_epoch)
+        if (epoch + 1) % args.checkpoint_every == 0 or last:
+            save_checkpoint(on_cpu(state), ckpt_path, log_path, args.copy_to)
         if epoch + 1 == args.stop_after_epoch:
             print(f"stage {number}: stopped after epoch {epoch + 1} (--stop-after-epoch)", flush=True)
             raise SystemExit(0)
     return ckpt_path
+
+
+def save_checkpoint(state: dict, ckpt_path: str, log_path: str, copy_to: str | None) -> None:
+    """Writes the checkpoint atomically; with `copy_to`, a copy of it and the log there too (written whole, then
+    renamed, so a run killed mid-copy still leaves the previous checkpoint to bring back)."""
+    torch.save(state, ckpt_path + ".tmp")
+    os.replace(ckpt_path + ".tmp", ckpt_path)
+    if copy_to:
+        os.makedirs(copy_to, exist_ok=True)
+        for path in (ckpt_path, log_path):
+            target = os.path.join(copy_to, os.path.basename(path))
+            shutil.copyfile(path, target + ".tmp")
+            os.replace(target + ".tmp", target)
 
 
 def main() -> None:
@@ -455,7 +632,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)
     os.makedirs(args.work_dir, exist_ok=True)
+    if args.device == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels once
     data = load_data(args)
+    resolve_epochs(args, data)
     # A stage needs only the checkpoint of the stage before it, so the run starts at the latest stage that has one:
     # the earlier stages are done even if their checkpoints have since been deleted.
     started = [n for n in range(1, args.stages + 1) if os.path.exists(checkpoint_path(args.work_dir, n))]
