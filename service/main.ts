@@ -3,6 +3,7 @@
  * verify the model, compose the app (service/compose.ts, as the tests do), listen, and shut down gracefully on
  * SIGTERM/SIGINT.
  */
+import { ServerCredentials, type Server as GrpcServer } from "@grpc/grpc-js";
 import { compose, sessionOptions } from "./compose";
 import { ConfigError, loadConfig, type Config } from "./config/schema";
 import { createHttpServer } from "./http/server";
@@ -11,6 +12,7 @@ import { createShutdown, installSignalHandlers } from "./lifecycle/shutdown";
 import { createLogger, type Logger } from "./logging/logger";
 import { loadModelCard } from "./model/card";
 import { OnnxModel } from "./model/onnx-model";
+import { grpcDrain } from "./protocols/grpc/server";
 import { configureSharp } from "./pipeline/decode";
 
 async function main(): Promise<void> {
@@ -44,7 +46,7 @@ async function start(config: Config, logger: Logger, startedAt: number): Promise
       fatal(logger, "the inference thread failed; exiting so the pod restarts", error);
     },
   });
-  const { app, pipeline } = compose({ config, card, model, logger, lifecycle });
+  const { app, pipeline, grpc } = compose({ config, card, model, logger, lifecycle });
 
   const server = createHttpServer(app, config);
   await new Promise<void>((resolve, reject) => {
@@ -54,8 +56,16 @@ async function start(config: Config, logger: Logger, startedAt: number): Promise
       resolve();
     });
   });
+  const grpcPort = grpc === undefined ? undefined : await bindGrpc(grpc, config);
   installSignalHandlers(
-    createShutdown({ server, lifecycle, logger, graceMs: config.shutdownGraceMs, release: () => pipeline.close() }),
+    createShutdown({
+      server,
+      others: grpc === undefined ? [] : [grpcDrain(grpc)],
+      lifecycle,
+      logger,
+      graceMs: config.shutdownGraceMs,
+      release: () => pipeline.close(),
+    }),
   );
   lifecycle.markReady();
   const address = server.address();
@@ -63,12 +73,24 @@ async function start(config: Config, logger: Logger, startedAt: number): Promise
     {
       port: typeof address === "object" && address !== null ? address.port : config.port,
       host: config.host,
+      grpc_port: grpcPort ?? false,
       model: { name: card.name, version: card.version, sha256: card.sha256 },
       batching: config.batchingEnabled ? { max_size: config.batchMaxSize, max_delay_ms: config.batchMaxDelayMs } : false,
       startup_ms: Math.round(performance.now() - startedAt),
     },
     "ready",
   );
+}
+
+/** Binds the gRPC server (cleartext HTTP/2: TLS ends at the ingress) and resolves with its port. */
+function bindGrpc(grpc: GrpcServer, config: Config): Promise<number> {
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  return new Promise((resolve, reject) => {
+    grpc.bindAsync(`${host}:${config.grpcPort}`, ServerCredentials.createInsecure(), (error, port) => {
+      if (error === null) resolve(port);
+      else reject(new Error(`gRPC server cannot listen on ${host}:${config.grpcPort}: ${error.message}`));
+    });
+  });
 }
 
 function fatal(logger: Logger | undefined, message: string, error: unknown): never {

@@ -85,6 +85,8 @@ export interface TestService {
   readonly lifecycle: Lifecycle;
   readonly config: Config;
   readonly logs: LogCapture;
+  /** The gRPC server, unbound (tests that call it bind it on loopback); undefined when gRPC is disabled. */
+  readonly grpc: ComposedService["grpc"];
 }
 
 /** An app around `model` (shared, not closed here), ready unless told otherwise. */
@@ -97,9 +99,9 @@ export function buildService(
   const config = testConfig({ CLASSIFIER_LOG_LEVEL: "info", ...overrides });
   const logs = new LogCapture();
   const logger = pino({ level: config.logLevel }, logs.stream);
-  const { app, pipeline, metrics, lifecycle } = compose({ config, card, model, logger });
+  const { app, pipeline, metrics, lifecycle, grpc } = compose({ config, card, model, logger });
   if (options.ready ?? true) lifecycle.markReady();
-  return { app, pipeline, metrics, lifecycle, config, logs };
+  return { app, pipeline, metrics, lifecycle, config, logs, grpc };
 }
 
 export { loadModelCard };

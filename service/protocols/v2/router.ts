@@ -7,13 +7,13 @@ import { Router, type ErrorRequestHandler, type RequestHandler } from "express";
 import type { RouteContext, RouteModule } from "../../http/route-context";
 import { methodNotAllowed } from "../../http/errors";
 import { classifyOptions, noStore } from "../../http/handlers";
-import { PipelineError } from "../../pipeline/errors";
 import { notFoundV2, unknownModel, v2ErrorHandler } from "./errors";
 import { jsonBody } from "./json-body";
 import { modelMetadata, serverMetadata } from "./metadata";
 import { v2OpenApi } from "./openapi";
 import { parseInferenceRequest } from "./request";
-import { buildInferenceResponse, type InferenceResults } from "./response";
+import { runInference } from "./infer";
+import { buildInferenceResponse } from "./response";
 
 const READ = ["GET", "HEAD"];
 
@@ -61,20 +61,7 @@ function v2Router({ pipeline, config, lifecycle, logger, predictionGuards }: Rou
       .post(resolveModel, ...predictionGuards, jsonBody(config.maxRequestSize), async (req, res) => {
         const request = parseInferenceRequest(req.body, model, { maxImages: config.maxBatchFiles });
         const options = classifyOptions(res, model.labels.length, config.predictionTimeoutMs);
-        let results: InferenceResults;
-        if (request.input.kind === "tensor") {
-          results = await pipeline.classifyTensor(request.input.tensor, request.input.count, options);
-        } else {
-          const outcomes = await pipeline.classifyImages(request.input.images, options);
-          // A tensor is all or nothing: the first image that fails fails the request, naming its element.
-          results = {
-            classifications: outcomes.map((outcome, i) => {
-              if (outcome.ok) return outcome.classification;
-              const { kind, code, message } = outcome.error;
-              throw new PipelineError(kind, code, `inputs[0].data[${i}]: ${message}`, { cause: outcome.error });
-            }),
-          };
-        }
+        const results = await runInference(pipeline, request.input, options);
         // Without an id of its own, the request is answered under its X-Request-Id, which the logs carry too.
         res.json(buildInferenceResponse(model, request.id ?? res.locals.requestId, request.outputs, results));
       })
