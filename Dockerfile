@@ -59,6 +59,8 @@ COPY --from=build /app/build/service ./build/service
 COPY --from=build /app/build/scripts/image/healthcheck.js ./build/scripts/image/
 COPY package.json ./
 COPY models/*.onnx models/*.json ./models/
+# The gRPC API's .proto files, loaded at run time (service/protocols/grpc/definition.ts looks for /app/proto).
+COPY proto/*.proto ./proto/
 # Numeric, so a pod's runAsNonRoot can verify it (the image's "node" user has uid 1000).
 USER 1000:1000
 EXPOSE 8000

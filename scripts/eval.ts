@@ -77,6 +77,8 @@ async function startService(): Promise<{ url: string; child: ChildProcess }> {
       CLASSIFIER_HOST: "127.0.0.1",
       CLASSIFIER_LOG_LEVEL: "warn",
       CLASSIFIER_RATE_LIMIT_PER_MINUTE: "0",
+      // Accuracy is measured over HTTP; a gRPC listener on the default port could collide with a running service.
+      CLASSIFIER_GRPC_ENABLED: "false",
     },
     stdio: ["ignore", "inherit", "inherit"],
   });

@@ -185,8 +185,11 @@ describe("docker-compose.yml", () => {
     expect(service.environment).toEqual(expected);
   });
 
-  it(`publishes the container port ${CONFIG_SCHEMA.port.default} on loopback`, () => {
-    expect(service.ports).toEqual([`127.0.0.1:${CONFIG_SCHEMA.port.default}:${CONFIG_SCHEMA.port.default}`]);
+  it(`publishes the container ports ${CONFIG_SCHEMA.port.default} (HTTP) and ${CONFIG_SCHEMA.grpcPort.default} (gRPC) on loopback`, () => {
+    expect(service.ports).toEqual([
+      `127.0.0.1:${CONFIG_SCHEMA.port.default}:${CONFIG_SCHEMA.port.default}`,
+      `127.0.0.1:${CONFIG_SCHEMA.grpcPort.default}:${CONFIG_SCHEMA.grpcPort.default}`,
+    ]);
   });
 
   it("runs with the pod's security context: uid 1000, read-only root, tmpfs /tmp, no capabilities", () => {

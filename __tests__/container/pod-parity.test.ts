@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { CONFIG_SCHEMA } from "../../service/config/schema";
 import { HTTP_CONTRACT } from "../../service/contract/http";
+import { GrpcInferenceClient } from "../../service/protocols/grpc/client";
 import { readPodRuntime, type PodRuntime } from "./pod-spec";
 import { assembleRuntimeImage, diskUsage, treeBytes, type RuntimeImage } from "./runtime-image";
 import {
@@ -114,6 +115,7 @@ describeWithBwrap("pod parity: the runtime image as the production Deployment ru
   let spec: SandboxSpec;
   let service: SandboxedProcess | undefined;
   let baseUrl = "";
+  let grpcAddress = "";
   let card: { name: string; version: string; labels: string[] };
 
   beforeAll(async () => {
@@ -130,6 +132,7 @@ describeWithBwrap("pod parity: the runtime image as the production Deployment ru
 
     const port = await freeLoopbackPort();
     baseUrl = `http://127.0.0.1:${port}`;
+    grpcAddress = `127.0.0.1:${await freeLoopbackPort()}`;
     spec = {
       root: image.root,
       workdir: image.workdir,
@@ -143,6 +146,7 @@ describeWithBwrap("pod parity: the runtime image as the production Deployment ru
         HOME: "/home/node",
         ...pod.env,
         [CONFIG_SCHEMA.port.name]: String(port),
+        [CONFIG_SCHEMA.grpcPort.name]: grpcAddress.split(":")[1],
         [CONFIG_SCHEMA.host.name]: "127.0.0.1",
       },
     };
@@ -186,7 +190,8 @@ describeWithBwrap("pod parity: the runtime image as the production Deployment ru
   });
 
   it("holds only the runtime's files, with one platform's native binaries", () => {
-    expect(fs.readdirSync(image.root).sort()).toEqual(["build", "models", "node_modules", "package.json"]);
+    expect(fs.readdirSync(image.root).sort()).toEqual(["build", "models", "node_modules", "package.json", "proto"]);
+    expect(fs.readdirSync(path.join(image.root, "proto")).sort()).toEqual(["grpc_predict_v2.proto", "health.proto"]);
     expect(fs.readdirSync(path.join(image.root, "models")).sort()).toEqual(
       [CONFIG_SCHEMA.modelCardPath.default, CONFIG_SCHEMA.modelPath.default].map((p) => path.basename(p)).sort(),
     );
@@ -249,6 +254,16 @@ describeWithBwrap("pod parity: the runtime image as the production Deployment ru
       confidence: body.top_k[0].probability,
     });
     expect(body.prediction.confidence).toBeCloseTo(golden.confidence, 2);
+  }, 30_000);
+
+  it("serves the gRPC API from the image's own proto files: health SERVING and ModelReady", async () => {
+    const client = new GrpcInferenceClient(grpcAddress);
+    try {
+      expect((await client.check("", { deadlineMs: 10_000 })).response).toEqual({ status: "SERVING" });
+      expect((await client.call("ModelReady", { name: card.name }, { deadlineMs: 10_000 })).response).toEqual({ ready: true });
+    } finally {
+      client.close();
+    }
   }, 30_000);
 
   it("cannot write outside /tmp: the root filesystem and the image tree are read-only", () => {
