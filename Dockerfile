@@ -1,23 +1,24 @@
-# syntax=docker/dockerfile:1
-#
 # PyramidNet CIFAR-10 classifier: Express + ONNX Runtime + sharp, as a small non-root image.
 #
-#   npm run image:build            (scripts/image/build.sh: tags with the git SHA, sets the OCI labels)
+#   npm run image:build            (scripts/image/build.sh: tags with the git SHA, sets the OCI labels, writes an SBOM)
 #   docker compose up --build      (docker-compose.yml: the pod's security context, locally)
 #
 # Stages: build compiles TypeScript; deps installs production dependencies and prunes them to one platform;
 # runtime only copies files and sets metadata, so nothing in the final stage runs as root at build time.
-# __tests__/container/pod-parity.test.ts replays the deps and runtime stages from this file and runs the result
-# under bubblewrap as uid 1000 with a read-only root; __tests__/container/dockerfile.test.ts checks the rules.
+# No "# syntax=" line: it makes the build fetch its frontend image from Docker Hub, and the frontend built into
+# Docker 20.10 and later already supports RUN --mount=type=cache.
+# __tests__/container/engine.test.ts builds this file with a real engine and runs the image as
+# dist/production.k8s.yaml runs it; __tests__/container/dockerfile.test.ts checks the rules.
 
-# Pinned by exact tag (bump it deliberately); the same Node that CI tests with.
+# Pinned by exact tag (bump it deliberately); the same Node that CI tests with. Where no registry is reachable,
+# scripts/image/local-base-image.sh makes an image with this tag from Debian and the official Node binary.
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 # The only install scripts in the tree are swagger-ui-dist's telemetry (@scarf/scarf) and onnxruntime-node's
-# optional GPU download (skipped by .npmrc anyway): nothing the build needs.
+# optional GPU download (.npmrc turns them off as well): nothing the build needs.
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     npm ci --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
@@ -58,7 +59,9 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/build/service ./build/service
 COPY --from=build /app/build/scripts/image/healthcheck.js ./build/scripts/image/
 COPY package.json ./
-COPY models/*.onnx models/*.json ./models/
+# The model repository: every version's ONNX file and card (models/<model>/<version>/), so one image serves any
+# version policy; .dockerignore keeps the PyTorch weights and the training recipe out.
+COPY models/ ./models/
 # The gRPC API's .proto files, loaded at run time (service/protocols/grpc/definition.ts looks for /app/proto).
 COPY proto/*.proto ./proto/
 # Numeric, so a pod's runAsNonRoot can verify it (the image's "node" user has uid 1000).

@@ -15,6 +15,7 @@ import { Worker, isMainThread, parentPort, workerData } from "node:worker_thread
 import * as ort from "onnxruntime-node";
 import { cliOptions } from "../scripts/cli-options";
 import { spinningConfig } from "../service/model/onnx-model";
+import { committedVersionFiles } from "../service/model/repository";
 
 type GraphLevel = "disabled" | "basic" | "extended" | "all";
 
@@ -140,7 +141,7 @@ function parseArgs(argv: readonly string[]): { seconds: number; quick: boolean; 
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  const modelPath = resolve("models/pyramidnet.onnx");
+  const modelPath = resolve(committedVersionFiles().modelPath);
   const inputsPath = resolve("__tests__/fixtures/golden/inputs.f32");
   const base = { modelPath, inputsPath, seconds: opts.seconds };
   const sweep: OrtConfig[] = [];

@@ -110,6 +110,11 @@ export function processTree(rootPid: number): number[] {
   return pids;
 }
 
+/** Resident set of a process tree right now (sum of VmRSS), in MiB. */
+export function currentRssMiB(rootPid: number): number {
+  return processTree(rootPid).reduce((sum, pid) => sum + statusKiB(pid, "VmRSS"), 0) / 1024;
+}
+
 function statusKiB(pid: number, field: "VmRSS" | "VmHWM"): number {
   try {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");

@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { cliOptions } from "../scripts/cli-options";
+import { committedVersionFiles } from "../service/model/repository";
 import { runCell, type CellResult } from "./cell";
 import { loadCifarJpegs, meanBytes, photoSet, type ImageSet } from "./images";
 import { wrkAvailable, type LoadGenerator } from "./load";
@@ -315,7 +316,7 @@ async function main(): Promise<void> {
     }
 
     const { targets, ratios } = targetsAndRatios(cells, ortLimit);
-    const card = JSON.parse(readFileSync(join(repo, "models/pyramidnet.json"), "utf8")) as { sha256: string };
+    const card = JSON.parse(readFileSync(join(repo, committedVersionFiles().cardPath), "utf8")) as { sha256: string };
     const results: BenchResults = {
       meta: {
         date: new Date().toISOString(),

@@ -4,6 +4,7 @@
 import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { CONFIG_SCHEMA } from "../service/config/schema";
 import { HTTP_CONTRACT } from "../service/contract/http";
 import { freePort } from "../scripts/free-port";
 import { killTree, MemorySampler, spawnLogged, type MemoryPeak } from "./processes";
@@ -75,7 +76,7 @@ export async function startSystem(spec: SystemSpec, ctx: RunContext): Promise<St
       ctx.python,
       ["-m", "uvicorn", "app:app", "--app-dir", join(ctx.repo, "bench/peer"), "--host", "127.0.0.1", "--port", String(port), "--workers", String(PEER_WORKERS)],
       // No __pycache__ beside the peer's source in the working tree.
-      { ...process.env, ...spec.env, PEER_REPO: ctx.repo, PYTHONDONTWRITEBYTECODE: "1" },
+      { ...process.env, ...spec.env, PEER_REPO: ctx.repo, PEER_MODEL_VERSION: CONFIG_SCHEMA.modelVersion.default, PYTHONDONTWRITEBYTECODE: "1" },
       ctx.repo,
       logPath,
     );

@@ -6,6 +6,8 @@ import { METRIC_NAMES } from "../infra/service-contract";
 import { version as packageVersion } from "../package.json";
 import { ENVIRONMENTS, type EnvironmentTable } from "./environments";
 import { PyramidNetChart } from "./pyramidnet-chart";
+import { PyramidNetRolloutChart } from "./pyramidnet-rollout-chart";
+import { readReleaseTable, type ReleaseTable } from "./release-table";
 
 /** Where the prometheus-adapter Helm values go, relative to the output directory. */
 export const ADAPTER_VALUES_PATH = posix.join("prometheus-adapter", "values.yaml");
@@ -16,10 +18,26 @@ export interface BuildOptions {
   /** The image tag every environment deploys. */
   readonly imageTag: string;
   /**
+   * The digest of the image behind that tag (`sha256:` and 64 hex digits); when set every Deployment runs
+   * `repository:tag@digest`, so the kubelet pulls exactly the bytes that were pushed and tested.
+   * @default - no digest: the tag alone identifies the image
+   */
+  readonly imageDigest?: string;
+  /**
    * The environments.
    * @default ENVIRONMENTS
    */
   readonly environments?: EnvironmentTable;
+  /**
+   * The release entries (stable and canary tracks) by environment.
+   * @default - charts/releases.json for the committed table; none for another table
+   */
+  readonly releases?: ReleaseTable;
+}
+
+/** The name of the Argo Rollouts form of an environment: its chart id and its file's stem. */
+export function rolloutChartName(environment: string): string {
+  return `${environment}-rollout`;
 }
 
 /**
@@ -30,17 +48,49 @@ export function resolveImageTag(env: Readonly<Record<string, string | undefined>
   return env.IMAGE_TAG ?? packageVersion;
 }
 
-/** The app: one chart per environment, each synthesized to <outdir>/<environment>.k8s.yaml. */
+/**
+ * The image digest: IMAGE_DIGEST when set (CI passes the digest the push printed), else none. A set but malformed
+ * (or empty) IMAGE_DIGEST is passed on as it is, so the construct refuses it instead of deploying by tag.
+ */
+export function resolveImageDigest(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  return env.IMAGE_DIGEST;
+}
+
+/**
+ * The app: one chart per environment, each synthesized to <outdir>/<environment>.k8s.yaml, and for each
+ * environment with a release entry its Argo Rollouts form, <outdir>/<environment>-rollout.k8s.yaml.
+ */
 export function buildApp(options: BuildOptions): App {
-  const table = options.environments ?? ENVIRONMENTS;
+  const table: EnvironmentTable = options.environments ?? ENVIRONMENTS;
   const app = new App({
     outdir: options.outdir,
     yamlOutputType: YamlOutputType.FILE_PER_CHART,
     // Keeps dist/ free of construct-metadata.json whatever CDK8S_RECORD_CONSTRUCT_METADATA says.
     recordConstructMetadata: false,
   });
+  const releases = options.releases ?? (options.environments === undefined ? readReleaseTable() : {});
+  for (const environment of Object.keys(releases)) {
+    if (!(environment in table)) {
+      throw new Error(`the release file has an entry for "${environment}", which is not an environment (${Object.keys(table).join(", ")})`);
+    }
+  }
   for (const [name, spec] of Object.entries(table)) {
-    new PyramidNetChart(app, name, { environmentName: name, spec, imageTag: options.imageTag });
+    new PyramidNetChart(app, name, {
+      environmentName: name,
+      spec,
+      imageTag: options.imageTag,
+      imageDigest: options.imageDigest,
+      release: releases[name],
+    });
+  }
+  for (const [name, release] of Object.entries(releases)) {
+    new PyramidNetRolloutChart(app, rolloutChartName(name), {
+      environmentName: name,
+      spec: table[name],
+      imageTag: options.imageTag,
+      imageDigest: options.imageDigest,
+      release,
+    });
   }
   return app;
 }

@@ -6,6 +6,25 @@ import { createHash } from "node:crypto";
 import { CONFIG_SCHEMA, renderEnvironment, type ConfigOverrides } from "./service-contract";
 
 /**
+ * The config a track needs to serve exactly one model version: that version as the default, and a version policy
+ * that loads it (`specific:<version>` unless the config already names a policy). The service's validator checks
+ * the pair, so a policy that does not load the version is refused at synth time.
+ */
+export function modelVersionConfig(modelVersion: string | undefined, overrides: ConfigOverrides): ConfigOverrides {
+  if (modelVersion === undefined) return overrides;
+  if (overrides.modelVersion !== undefined && overrides.modelVersion !== modelVersion) {
+    throw new Error(
+      `the model version is set twice: modelVersion ${modelVersion} and ${CONFIG_SCHEMA.modelVersion.name}=${overrides.modelVersion}`,
+    );
+  }
+  return {
+    ...overrides,
+    modelVersion,
+    modelVersionPolicy: overrides.modelVersionPolicy ?? { kind: "specific", versions: [modelVersion] },
+  };
+}
+
+/**
  * The data, with CLASSIFIER_ORT_INTRA_OP_THREADS set to `intraOpThreads` (derived from the CPU limit); an override
  * of it that differs, or any value the service's validator refuses, fails with an error that names the variable.
  */

@@ -1,4 +1,5 @@
 export * from "./autoscaling";
+export * from "./canary-analysis";
 export * from "./image";
 export * from "./inference-service";
 export * from "./inference-service-props";
@@ -9,4 +10,6 @@ export * from "./network-policy";
 export * from "./probes";
 export * from "./prometheus-adapter";
 export * from "./quantities";
+export * from "./release-tracks";
+export * from "./rollout";
 export * from "./service-monitor";

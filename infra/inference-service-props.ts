@@ -3,6 +3,7 @@
  * from INFERENCE_SERVICE_DEFAULTS, so a documented default and the synthesized value cannot differ.
  */
 import type { AutoscalingProps } from "./autoscaling";
+import type { ReleaseTrack } from "./canary-analysis";
 import type { ImageReference } from "./image";
 import type { NetworkAccessProps } from "./network-policy";
 import type { ProbesProps } from "./probes";
@@ -70,6 +71,21 @@ export interface InferenceServiceProps {
    * @default "pyramidnet"
    */
   readonly partOf?: string;
+  /**
+   * The release track these objects serve. Adds the label `track: <track>` to every object and to every selector,
+   * suffixes every object name with `-<track>` (pyramidnet-stable, pyramidnet-stable-config, ...) and has
+   * Prometheus copy the pod's track label onto its series (podTargetLabels), so a stable and a canary of one
+   * instance run side by side. The selectors name the track, not the version: they stay the same when a new
+   * version is promoted.
+   * @default - no track: one set of objects named `name`, selected by name and instance
+   */
+  readonly track?: ReleaseTrack;
+  /**
+   * The one model version the pods serve: CLASSIFIER_MODEL_VERSION in the ConfigMap, and
+   * CLASSIFIER_MODEL_VERSION_POLICY `specific:<version>` unless `config` names a policy.
+   * @default - the service's defaults (config.modelVersion and config.modelVersionPolicy, if set)
+   */
+  readonly modelVersion?: string;
   /** The image to run; the tag also becomes the app.kubernetes.io/version label. */
   readonly image: ImageReference;
   /**

@@ -1,7 +1,8 @@
 import { k8s } from "cdk8s-plus-28";
 import { Construct } from "constructs";
 import { InferenceAutoscaler } from "./autoscaling";
-import { configChecksum, renderConfigData } from "./config-map";
+import { TRACK_LABEL, type ReleaseTrack } from "./canary-analysis";
+import { configChecksum, modelVersionConfig, renderConfigData } from "./config-map";
 import { resolveResources, threadsForCpuLimit } from "./container-resources";
 import { renderImage } from "./image";
 import { INFERENCE_SERVICE_DEFAULTS, type InferenceServiceProps, type ServiceType } from "./inference-service-props";
@@ -25,9 +26,16 @@ import { writableVolumes } from "./writable-volumes";
  */
 export class InferenceService extends Construct implements HttpBackend {
   readonly namespace: string;
+  /** The app.kubernetes.io/name label. */
   readonly name: string;
+  /** The name of the Deployment, Service, HPA, PDB, NetworkPolicy and ServiceMonitor (the name, plus the track). */
+  readonly objectName: string;
   readonly serviceName: string;
+  /** The release track, when the objects serve one. */
+  readonly track?: ReleaseTrack;
   readonly servicePortName: string = HTTP_CONTRACT.portName;
+  /** The port the Service listens on. */
+  readonly servicePort: number;
   readonly maxRequestBytes: number;
   /** Labels that select the pods. */
   readonly selector: Readonly<Record<string, string>>;
@@ -55,7 +63,11 @@ export class InferenceService extends Construct implements HttpBackend {
     assertLabelValue(instance, "instance");
     this.namespace = props.namespace;
     this.name = name;
-    this.serviceName = name;
+    this.track = props.track;
+    const objectName = props.track === undefined ? name : `${name}-${props.track}`;
+    assertDnsLabel(objectName, "name with its track");
+    this.objectName = objectName;
+    this.serviceName = objectName;
 
     const image = renderImage(props.image);
     // The tag doubles as the app.kubernetes.io/version label, which is stricter (63 characters).
@@ -67,12 +79,13 @@ export class InferenceService extends Construct implements HttpBackend {
       component: "inference-server",
       partOf: props.partOf ?? INFERENCE_SERVICE_DEFAULTS.partOf,
     };
-    this.selector = selectorLabels(identity);
-    this.labels = standardLabels(identity);
+    const trackLabel: Record<string, string> = props.track === undefined ? {} : { [TRACK_LABEL]: props.track };
+    this.selector = { ...selectorLabels(identity), ...trackLabel };
+    this.labels = { ...standardLabels(identity), ...trackLabel };
     const metadata = (objectName: string) => ({ name: objectName, namespace: props.namespace, labels: { ...this.labels } });
 
     const resources = resolveResources(props.resources);
-    this.configData = renderConfigData(props.config ?? {}, threadsForCpuLimit(resources.cpu));
+    this.configData = renderConfigData(modelVersionConfig(props.modelVersion, props.config ?? {}), threadsForCpuLimit(resources.cpu));
     this.config = loadConfig(this.configData);
     this.maxRequestBytes = this.config.maxRequestSize;
 
@@ -92,18 +105,19 @@ export class InferenceService extends Construct implements HttpBackend {
     const sourceRanges = loadBalancerSourceRanges(serviceType, props.loadBalancerSourceRanges);
     const servicePort = props.servicePort ?? INFERENCE_SERVICE_DEFAULTS.servicePort;
     assertPort(servicePort, "servicePort");
+    this.servicePort = servicePort;
 
     const port: ExposedPort = { name: HTTP_CONTRACT.portName, containerPort: this.config.port };
     assertDistinctProbes(props.probes);
 
-    const configMapName = `${name}-config`;
+    const configMapName = `${objectName}-config`;
     this.configMap = new k8s.KubeConfigMap(this, "ConfigMap", {
       metadata: metadata(configMapName),
       data: { ...this.configData },
     });
 
     this.deployment = new k8s.KubeDeployment(this, "Deployment", {
-      metadata: metadata(name),
+      metadata: metadata(objectName),
       spec: {
         replicas: props.autoscaling ? undefined : replicas,
         selector: { matchLabels: { ...this.selector } },
@@ -134,7 +148,7 @@ export class InferenceService extends Construct implements HttpBackend {
     });
 
     this.service = new k8s.KubeService(this, "Service", {
-      metadata: metadata(name),
+      metadata: metadata(objectName),
       spec: {
         type: serviceType,
         selector: { ...this.selector },
@@ -156,17 +170,17 @@ export class InferenceService extends Construct implements HttpBackend {
     if (props.autoscaling) {
       this.autoscaler = new InferenceAutoscaler(this, "Autoscaler", {
         ...props.autoscaling,
-        name,
+        name: objectName,
         namespace: props.namespace,
         labels: this.labels,
-        deploymentName: name,
+        deploymentName: objectName,
         requestsPerSecondMetric: METRIC_NAMES.requestsPerSecond,
       });
     }
     const fewestReplicas = this.autoscaler?.minReplicas ?? replicas;
     if (fewestReplicas > 1) {
       this.podDisruptionBudget = new k8s.KubePodDisruptionBudget(this, "DisruptionBudget", {
-        metadata: metadata(name),
+        metadata: metadata(objectName),
         spec: {
           maxUnavailable: k8s.IntOrString.fromNumber(1),
           selector: { matchLabels: { ...this.selector } },
@@ -177,7 +191,7 @@ export class InferenceService extends Construct implements HttpBackend {
     }
 
     this.networkPolicy = new PodIngressPolicy(this, "NetworkPolicy", {
-      metadata: metadata(name),
+      metadata: metadata(objectName),
       podSelector: this.selector,
       port: port.containerPort,
       access: props.networkAccess,
@@ -185,13 +199,15 @@ export class InferenceService extends Construct implements HttpBackend {
     });
 
     this.serviceMonitor = new ServiceMonitor(this, "ServiceMonitor", {
-      name,
+      name: objectName,
       namespace: props.namespace,
       labels: { ...this.labels, ...(props.monitoring?.serviceMonitorLabels ?? INFERENCE_SERVICE_DEFAULTS.serviceMonitorLabels) },
       serviceSelector: this.selector,
       portName: this.servicePortName,
       path: HTTP_CONTRACT.metricsPath,
       interval: props.monitoring?.scrapeInterval,
+      // The service does not know its track; Prometheus takes it from the pod label.
+      podTargetLabels: props.track === undefined ? undefined : [TRACK_LABEL],
     });
   }
 }

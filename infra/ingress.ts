@@ -58,6 +58,42 @@ export interface ClassifierIngressProps {
    * @default HTTP_CONTRACT.publicPaths
    */
   readonly paths?: readonly IngressPath[];
+  /**
+   * Make this the canary Ingress of the main one for the same host (see IngressCanaryProps). A canary Ingress gets
+   * no TLS section and no cert-manager annotation: the main Ingress's certificate serves it.
+   * @default - a main Ingress
+   */
+  readonly canary?: IngressCanaryProps;
+}
+
+/**
+ * Makes the Ingress an ingress-nginx canary: an alternative backend for the same host and paths as the main
+ * Ingress, which must exist. ingress-nginx ignores every other nginx annotation of a canary Ingress (it inherits
+ * them, and TLS, from the main one), so a canary Ingress carries only the canary annotations.
+ */
+export interface IngressCanaryProps {
+  /** Percent of requests sent to this backend, 0-100 (nginx.ingress.kubernetes.io/canary-weight). */
+  readonly weight: number;
+  /**
+   * A request header that overrides the weight per request: "always" sends the request to the canary, "never" to
+   * the main backend (nginx.ingress.kubernetes.io/canary-by-header).
+   * @default "X-Canary"
+   */
+  readonly header?: string;
+}
+
+/** The defaults IngressCanaryProps documents. */
+export const INGRESS_CANARY_DEFAULTS = { header: "X-Canary" } as const;
+
+/** ingress-nginx's canary annotations for a weight and a header. */
+export function canaryAnnotations(weight: number, header: string = INGRESS_CANARY_DEFAULTS.header): Record<string, string> {
+  assertInteger(weight, "canary weight", { min: 0, max: 100 });
+  if (!/^[A-Za-z0-9-]+$/.test(header)) throw new Error(`canary header "${header}" must be an HTTP header name (letters, digits, -)`);
+  return {
+    "nginx.ingress.kubernetes.io/canary": "true",
+    "nginx.ingress.kubernetes.io/canary-weight": String(weight),
+    "nginx.ingress.kubernetes.io/canary-by-header": header,
+  };
 }
 
 /** One routed path of the Ingress. */
@@ -104,25 +140,27 @@ export class ClassifierIngress extends Construct {
     }
 
     this.host = props.host;
+    const mainAnnotations = {
+      "nginx.ingress.kubernetes.io/proxy-body-size": nginxSize(props.backend.maxRequestBytes),
+      "nginx.ingress.kubernetes.io/limit-rps": String(rateLimit),
+      ...(props.tls
+        ? {
+            "cert-manager.io/cluster-issuer": props.tls.clusterIssuer,
+            "nginx.ingress.kubernetes.io/ssl-redirect": "true",
+          }
+        : {}),
+    };
+    const canary = props.canary;
     this.apiObject = new k8s.KubeIngress(this, "Resource", {
       metadata: {
         name,
         namespace: props.backend.namespace,
         labels: { ...props.labels },
-        annotations: {
-          "nginx.ingress.kubernetes.io/proxy-body-size": nginxSize(props.backend.maxRequestBytes),
-          "nginx.ingress.kubernetes.io/limit-rps": String(rateLimit),
-          ...(props.tls
-            ? {
-                "cert-manager.io/cluster-issuer": props.tls.clusterIssuer,
-                "nginx.ingress.kubernetes.io/ssl-redirect": "true",
-              }
-            : {}),
-        },
+        annotations: canary ? canaryAnnotations(canary.weight, canary.header) : mainAnnotations,
       },
       spec: {
         ingressClassName: props.ingressClassName ?? "nginx",
-        tls: secretName ? [{ hosts: [props.host], secretName }] : undefined,
+        tls: secretName && !canary ? [{ hosts: [props.host], secretName }] : undefined,
         rules: [
           {
             host: props.host,

@@ -29,6 +29,11 @@ export interface ServiceMonitorProps {
    * @default "10s"
    */
   readonly scrapeTimeout?: string;
+  /**
+   * Pod labels Prometheus copies onto every series it scrapes from the pod (for example the release track).
+   * @default - none
+   */
+  readonly podTargetLabels?: readonly string[];
 }
 
 const DURATION = /^(\d+)(ms|s|m|h)$/;
@@ -55,6 +60,7 @@ export class ServiceMonitor extends Construct {
       selector: { matchLabels: { ...props.serviceSelector } },
       namespaceSelector: { matchNames: [props.namespace] },
       endpoints: [{ port: props.portName, path: props.path, interval, scrapeTimeout, scheme: "http" }],
+      ...(props.podTargetLabels === undefined ? {} : { podTargetLabels: [...props.podTargetLabels] }),
     };
     this.apiObject = new ApiObject(this, "Resource", {
       apiVersion: "monitoring.coreos.com/v1",

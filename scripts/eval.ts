@@ -4,14 +4,17 @@
  *   npm run eval -- ../shared/data/cifar10/test.tar.gz                 # starts the service on a free port
  *   npm run eval -- ../shared/data/cifar10/test.tar.gz --url http://127.0.0.1:8000   # a running service
  *   options: --concurrency 8  --limit 500  --json out.json
- *            --update-card   record the figures in the model card's evaluation.endToEnd
+ *            --model-version 1.0.0   evaluate another committed version (default: CLASSIFIER_MODEL_VERSION's default)
+ *            --update-card   record the figures in that version's model card (evaluation.endToEnd)
  *
  * Prints top-1, top-5, per-class top-1 and throughput, and the model card's PyTorch figures beside them.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
-import { HTTP_CONTRACT } from "../service/contract/http";
+import { CONFIG_SCHEMA } from "../service/config/schema";
+import { HTTP_CONTRACT, MODEL_VERSION_CONTRACT } from "../service/contract/http";
+import { committedVersionFiles } from "../service/model/repository";
 import { cliOptions } from "./cli-options";
 import { freePort } from "./free-port";
 import { readTarball } from "./tarball";
@@ -22,6 +25,8 @@ interface Options {
   concurrency: number;
   limit: number;
   json?: string;
+  /** The version to evaluate: the started service loads only it; a running service (--url) is asked for it. */
+  modelVersion: string;
   updateCard: boolean;
 }
 
@@ -37,13 +42,14 @@ interface CardFigures {
 }
 
 function parseArgs(argv: string[]): Options {
-  const opts: Options = { archive: "", concurrency: 8, limit: Infinity, updateCard: false };
+  const opts: Options = { archive: "", concurrency: 8, limit: Infinity, modelVersion: CONFIG_SCHEMA.modelVersion.default, updateCard: false };
   for (const { arg, value: next } of cliOptions(argv)) {
     if (arg === "--url") opts.url = next().replace(/\/$/, "");
     else if (arg === "--concurrency") opts.concurrency = Number(next());
     else if (arg === "--limit") opts.limit = Number(next());
     else if (arg === "--json") opts.json = next();
     else if (arg === "--update-card") opts.updateCard = true;
+    else if (arg === "--model-version") opts.modelVersion = next();
     else if (!arg.startsWith("--")) opts.archive = arg;
     else throw new Error(`unknown option ${arg}`);
   }
@@ -67,7 +73,7 @@ async function waitReady(url: string, child: ChildProcess | undefined, timeoutMs
   throw new Error(`service at ${url} was not ready within ${timeoutMs} ms`);
 }
 
-async function startService(): Promise<{ url: string; child: ChildProcess }> {
+async function startService(version: string): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
   const entry = resolve(__dirname, "..", "service", "main.js");
   const child = spawn(process.execPath, [entry], {
@@ -77,6 +83,8 @@ async function startService(): Promise<{ url: string; child: ChildProcess }> {
       CLASSIFIER_HOST: "127.0.0.1",
       CLASSIFIER_LOG_LEVEL: "warn",
       CLASSIFIER_RATE_LIMIT_PER_MINUTE: "0",
+      [CONFIG_SCHEMA.modelVersion.name]: version,
+      [CONFIG_SCHEMA.modelVersionPolicy.name]: `specific:${version}`,
       // Accuracy is measured over HTTP; a gRPC listener on the default port could collide with a running service.
       CLASSIFIER_GRPC_ENABLED: "false",
     },
@@ -89,7 +97,7 @@ async function startService(): Promise<{ url: string; child: ChildProcess }> {
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  const cardPath = resolve("models/pyramidnet.json");
+  const cardPath = resolve(committedVersionFiles(opts.modelVersion).cardPath);
   const card = JSON.parse(readFileSync(cardPath, "utf8")) as CardFigures;
   const images = readTarball(opts.archive)
     .filter((e) => /\.(jpe?g|png)$/i.test(e.path))
@@ -98,7 +106,7 @@ async function main(): Promise<void> {
     .slice(0, opts.limit);
   if (images.length === 0) throw new Error(`${opts.archive} holds no images in <class>/<file> folders`);
 
-  const service = opts.url ? undefined : await startService();
+  const service = opts.url ? undefined : await startService(opts.modelVersion);
   const url = opts.url ?? service!.url;
   if (opts.url) await waitReady(url, undefined, 10_000);
 
@@ -114,7 +122,8 @@ async function main(): Promise<void> {
       const image = images[next++];
       const form = new FormData();
       form.append("file", new Blob([image.data], { type: "image/jpeg" }), basename(image.path));
-      const res = await fetch(`${url}/predict?top_k=5`, { method: "POST", body: form });
+      const query = `top_k=5&${MODEL_VERSION_CONTRACT.queryParameter}=${encodeURIComponent(opts.modelVersion)}`;
+      const res = await fetch(`${url}/predict?${query}`, { method: "POST", body: form });
       total[image.label] = (total[image.label] ?? 0) + 1;
       if (res.status !== 200) {
         errors++;
@@ -140,7 +149,7 @@ async function main(): Promise<void> {
   const n = images.length;
   const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
   const perClass = Object.fromEntries(card.labels.map((l) => [l, (hit1[l] ?? 0) / (total[l] || 1)]));
-  console.log(`\nEnd-to-end evaluation through ${url}/predict (${n} images, concurrency ${opts.concurrency})`);
+  console.log(`\nEnd-to-end evaluation of ${opts.modelVersion} through ${url}/predict (${n} images, concurrency ${opts.concurrency})`);
   console.log(`| metric | HTTP (sharp + ONNX Runtime) | model card (PyTorch) |`);
   console.log(`|---|---|---|`);
   console.log(`| top-1 | ${pct(top1 / n)} | ${card.evaluation ? pct(card.evaluation.top1) : "-"} |`);

@@ -9,6 +9,7 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import * as ort from "onnxruntime-node";
+import { committedVersionFiles } from "../service/model/repository";
 
 async function main(): Promise<void> {
   const dir = resolve(process.argv[2] ?? "models/train/work/parity");
@@ -17,7 +18,8 @@ async function main(): Promise<void> {
   const classes = 10;
   const pixels = 3 * 32 * 32;
   const n = inputs.length / pixels;
-  const session = await ort.InferenceSession.create(resolve("models/pyramidnet.onnx"));
+  // The default version: the one an export just wrote (models/train/export.py writes its card's version).
+  const session = await ort.InferenceSession.create(resolve(committedVersionFiles().modelPath));
   let agree = 0;
   let maxDiff = 0;
   const batch = 250;

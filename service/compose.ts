@@ -1,7 +1,7 @@
 /**
- * The one composition root: from a configuration, a model card and a loaded model, the metrics, the
- * inference pipeline, the Express app and the gRPC server, wired the same way for the service (service/main.ts, the only
- * caller that listens) and for the tests.
+ * The one composition root: from a configuration and the loaded model versions (each a card and a model), the
+ * metrics, one inference pipeline per version, the Express app and the gRPC server, wired the same way for the
+ * service (service/main.ts, the only caller that listens) and for the tests.
  */
 import type { Server as GrpcServer } from "@grpc/grpc-js";
 import type { Express } from "express";
@@ -13,14 +13,24 @@ import { Lifecycle } from "./lifecycle/lifecycle";
 import { createMetrics, type Metrics } from "./metrics/metrics";
 import type { ModelCard } from "./model/card";
 import type { InferenceModel, OnnxModelOptions } from "./model/onnx-model";
+import { renderVersionPolicy } from "./config/version-policy";
 import { InferencePipeline } from "./pipeline/classifier";
 import { createGrpcServer } from "./protocols/grpc/server";
+import { ModelVersions } from "./pipeline/model-versions";
+
+/** One version to serve: its card, and its model, loaded and verified against the card. */
+export interface ServedVersion {
+  readonly card: ModelCard;
+  /** Owned by the caller until the pipelines are closed. */
+  readonly model: InferenceModel;
+}
 
 export interface CompositionInputs {
   readonly config: Config;
-  readonly card: ModelCard;
-  /** Loaded and verified against the card; owned by the caller until the pipeline is closed. */
-  readonly model: InferenceModel;
+  /** Every version to serve, of one model; config.modelVersion must be one of them (the default). */
+  readonly versions: readonly ServedVersion[];
+  /** Every version the model repository holds, loaded or not. @default the served versions */
+  readonly repositoryVersions?: readonly string[];
   readonly logger: Logger;
   /** Readiness and draining state. @default a new Lifecycle, starting */
   readonly lifecycle?: Lifecycle;
@@ -28,22 +38,33 @@ export interface CompositionInputs {
 
 export interface ComposedService {
   readonly app: Express;
+  /** The default version's pipeline (models.default). */
   readonly pipeline: InferencePipeline;
+  readonly models: ModelVersions;
   readonly metrics: Metrics;
   readonly lifecycle: Lifecycle;
   /** The gRPC server, not yet bound (main binds it to CLASSIFIER_GRPC_PORT); undefined when CLASSIFIER_GRPC_ENABLED=false. */
   readonly grpc: GrpcServer | undefined;
 }
 
-export function compose({ config, card, model, logger, lifecycle = new Lifecycle() }: CompositionInputs): ComposedService {
-  const metrics = createMetrics({ labels: card.labels, maxBatchSize: config.batchMaxSize });
-  metrics.modelInfo.set({ name: card.name, version: card.version, sha256: card.sha256 }, 1);
-  const pipeline = new InferencePipeline({ card, model, config, metrics });
-  // One budget of requests in flight for every protocol, so the limit holds however clients connect.
+export function compose({ config, versions, repositoryVersions, logger, lifecycle = new Lifecycle() }: CompositionInputs): ComposedService {
+  const metrics = createMetrics({ maxBatchSize: config.batchMaxSize });
+  // One pipeline, and so one batcher and queue, per version: versions never share a batch.
+  const pipelines = versions.map(({ card, model }) => {
+    metrics.modelInfo.set({ name: card.name, version: card.version, sha256: card.sha256 }, 1);
+    return new InferencePipeline({ card, model, config, metrics });
+  });
+  const models = new ModelVersions({
+    pipelines,
+    defaultVersion: config.modelVersion,
+    repositoryVersions,
+    policy: renderVersionPolicy(config.modelVersionPolicy),
+  });
+  // One budget of requests in flight for every protocol and version, so the limit holds however clients connect.
   const concurrency = new ConcurrencyLimit(config.maxConcurrentRequests, metrics);
-  const app = createApp({ pipeline, config, metrics, logger, lifecycle, concurrency });
-  const grpc = config.grpcEnabled ? createGrpcServer({ pipeline, config, metrics, logger, lifecycle, concurrency }) : undefined;
-  return { app, pipeline, metrics, lifecycle, grpc };
+  const app = createApp({ models, config, metrics, logger, lifecycle, concurrency });
+  const grpc = config.grpcEnabled ? createGrpcServer({ models, config, metrics, logger, lifecycle, concurrency }) : undefined;
+  return { app, pipeline: models.default, models, metrics, lifecycle, grpc };
 }
 
 /** The ONNX Runtime session settings the configuration chooses. */

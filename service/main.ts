@@ -1,7 +1,7 @@
 /**
  * The service's entry point and the only module that reads process.env: validate the configuration, load and
- * verify the model, compose the app (service/compose.ts, as the tests do), listen, and shut down gracefully on
- * SIGTERM/SIGINT.
+ * verify every model version the policy selects, compose the app (service/compose.ts, as the tests do), listen,
+ * and shut down gracefully on SIGTERM/SIGINT.
  */
 import { ServerCredentials, type Server as GrpcServer } from "@grpc/grpc-js";
 import { compose, sessionOptions } from "./compose";
@@ -10,8 +10,7 @@ import { createHttpServer } from "./http/server";
 import { Lifecycle } from "./lifecycle/lifecycle";
 import { createShutdown, installSignalHandlers } from "./lifecycle/shutdown";
 import { createLogger, type Logger } from "./logging/logger";
-import { loadModelCard } from "./model/card";
-import { OnnxModel } from "./model/onnx-model";
+import { loadVersions, planRepository } from "./model/repository";
 import { grpcDrain } from "./protocols/grpc/server";
 import { configureSharp } from "./pipeline/decode";
 
@@ -31,14 +30,12 @@ async function main(): Promise<void> {
   await start(config, logger, startedAt).catch((error: unknown) => fatal(logger, "start-up failed", error));
 }
 
-/** Model card, model, app, listener; readiness turns true only at the end. */
+/** Model versions (cards, sha256 checks, sessions, warm-ups), app, listener; readiness turns true only at the end. */
 async function start(config: Config, logger: Logger, startedAt: number): Promise<void> {
   const lifecycle = new Lifecycle();
   configureSharp(config.decodeConcurrency);
-  const card = await loadModelCard(config.modelCardPath);
-  const model = await OnnxModel.load({
-    modelPath: config.modelPath,
-    card,
+  const plan = await planRepository(config);
+  const versions = await loadVersions(plan, {
     ...sessionOptions(config),
     warmUpBatchSizes: config.batchMaxSize > 1 ? [1, config.batchMaxSize] : [1],
     onFailure: (error) => {
@@ -46,7 +43,7 @@ async function start(config: Config, logger: Logger, startedAt: number): Promise
       fatal(logger, "the inference thread failed; exiting so the pod restarts", error);
     },
   });
-  const { app, pipeline, grpc } = compose({ config, card, model, logger, lifecycle });
+  const { app, models, grpc } = compose({ config, versions, repositoryVersions: plan.available, logger, lifecycle });
 
   const server = createHttpServer(app, config);
   await new Promise<void>((resolve, reject) => {
@@ -64,7 +61,7 @@ async function start(config: Config, logger: Logger, startedAt: number): Promise
       lifecycle,
       logger,
       graceMs: config.shutdownGraceMs,
-      release: () => pipeline.close(),
+      release: () => models.close(),
     }),
   );
   lifecycle.markReady();
@@ -74,7 +71,13 @@ async function start(config: Config, logger: Logger, startedAt: number): Promise
       port: typeof address === "object" && address !== null ? address.port : config.port,
       host: config.host,
       grpc_port: grpcPort ?? false,
-      model: { name: card.name, version: card.version, sha256: card.sha256 },
+      model: {
+        name: plan.name,
+        default_version: plan.defaultVersion,
+        policy: plan.policy,
+        repository_versions: plan.available,
+        loaded: versions.map(({ card }) => ({ version: card.version, sha256: card.sha256 })),
+      },
       batching: config.batchingEnabled ? { max_size: config.batchMaxSize, max_delay_ms: config.batchMaxDelayMs } : false,
       startup_ms: Math.round(performance.now() - startedAt),
     },

@@ -15,6 +15,7 @@ const packageScripts = (JSON.parse(read("package.json")) as { scripts: Record<st
 interface Step {
   readonly name?: string;
   readonly id?: string;
+  readonly if?: string;
   readonly uses?: string;
   readonly run?: string;
   readonly with?: Record<string, unknown>;
@@ -25,6 +26,9 @@ interface Job {
   readonly if?: string;
   readonly environment?: string | { name: string };
   readonly permissions?: Record<string, string>;
+  readonly env?: Record<string, string>;
+  readonly concurrency?: { group: string; "cancel-in-progress": boolean };
+  readonly outputs?: Record<string, string>;
   readonly steps: readonly Step[];
 }
 interface Workflow {
@@ -55,12 +59,19 @@ function invokedScript(run: string): { kind: "npm"; name: string } | { kind: "fi
 const stepsRunning = (job: Job, name: string) =>
   job.steps.filter((s) => s.run !== undefined && new RegExp(`^npm (run )?(--silent )?${name}(\\s|$)`).test(s.run.trim()));
 
+/** The jobs that run an npm script, in workflow order. */
+const jobsRunning = (name: string): Array<[string, Job]> =>
+  Object.entries(workflow.jobs).filter(([, job]) => stepsRunning(job, name).length > 0);
+
 /** The one job that runs an npm script. */
 function jobRunning(name: string): [string, Job] {
-  const found = Object.entries(workflow.jobs).filter(([, job]) => stepsRunning(job, name).length > 0);
+  const found = jobsRunning(name);
   expect(found.map(([id]) => id)).toHaveLength(1);
   return found[0];
 }
+
+/** The index in its job of the first step that runs an npm script. */
+const stepIndex = (job: Job, name: string) => job.steps.indexOf(stepsRunning(job, name)[0]);
 
 const needsOf = (job: Job) => (job.needs === undefined ? [] : ([] as string[]).concat(job.needs));
 
@@ -74,20 +85,101 @@ describe("GitHub Actions workflow", () => {
   it("lints and tests, then builds and pushes, then synthesizes and applies, each stage after the previous", () => {
     const [testJob] = jobRunning("test");
     expect(jobRunning("typecheck")[0]).toBe(testJob);
+    expect(jobRunning("lint")[0]).toBe(testJob);
     const [buildJob, build] = jobRunning("image:build");
     expect(jobRunning("image:push")[0]).toBe(buildJob);
-    const [deployJob, deploy] = jobRunning("deploy:synth");
-    expect(jobRunning("deploy:apply")[0]).toBe(deployJob);
     expect(needsOf(build)).toContain(testJob);
-    expect(needsOf(deploy)).toContain(buildJob);
-    // Within a job: build before push, synth before apply.
-    const index = (job: Job, name: string) => job.steps.indexOf(stepsRunning(job, name)[0]);
-    expect(index(build, "image:build")).toBeLessThan(index(build, "image:push"));
-    expect(index(deploy, "deploy:synth")).toBeLessThan(index(deploy, "deploy:apply"));
+    // Within a job: build before push; synth, apply, smoke test, roll back.
+    expect(stepIndex(build, "image:build")).toBeLessThan(stepIndex(build, "image:push"));
+    const deployJobs = jobsRunning("deploy:synth");
+    expect(deployJobs.map(([id]) => id)).toEqual(["deploy-staging", "deploy-production"]);
+    for (const name of ["deploy:apply", "deploy:smoke", "deploy:rollback"]) {
+      expect(jobsRunning(name).map(([id]) => id)).toEqual(["deploy-staging", "deploy-production"]);
+    }
+    for (const [, deploy] of deployJobs) {
+      expect(needsOf(deploy)).toContain(buildJob);
+      expect(stepIndex(deploy, "deploy:synth")).toBeLessThan(stepIndex(deploy, "deploy:apply"));
+      expect(stepIndex(deploy, "deploy:apply")).toBeLessThan(stepIndex(deploy, "deploy:smoke"));
+      expect(stepIndex(deploy, "deploy:smoke")).toBeLessThan(stepIndex(deploy, "deploy:rollback"));
+    }
     // Only main ships; pull requests stop after the tests.
     expect(build.if).toMatch(/github\.ref == 'refs\/heads\/main'/);
     expect(build.if).toMatch(/github\.event_name == 'push'/);
-    expect(deploy.environment).toBe("production");
+    expect(workflow.jobs["deploy-staging"].environment).toBe("staging");
+    expect(workflow.jobs["deploy-production"].environment).toBe("production");
+  });
+
+  it("runs test -> image -> deploy-staging -> deploy-production, and production only after staging", () => {
+    const needs = Object.fromEntries(Object.entries(workflow.jobs).map(([id, job]) => [id, needsOf(job).sort()]));
+    expect(needs).toEqual({
+      test: [],
+      image: ["test"],
+      "deploy-staging": ["image"],
+      // image too, for its outputs (needs.image.outputs is only visible to jobs that name it).
+      "deploy-production": ["deploy-staging", "image"],
+    });
+    // Each deployment is serialized per environment and never cancelled half-way.
+    for (const environment of ["staging", "production"]) {
+      expect(workflow.jobs[`deploy-${environment}`].concurrency).toEqual({
+        group: `deploy-${environment}`,
+        "cancel-in-progress": false,
+      });
+    }
+  });
+
+  it("deploys by digest: the digest the push printed reaches synth, which must find it in the manifest", () => {
+    const image = workflow.jobs.image;
+    const push = image.steps.find((s) => s.run !== undefined && /image:push/.test(s.run));
+    expect(push?.id).toBe("push");
+    expect(image.outputs?.digest).toBe("${{ steps.push.outputs.digest }}");
+    expect(image.outputs?.image_repository).toBe("${{ steps.ref.outputs.image_repository }}");
+    for (const environment of ["staging", "production"]) {
+      expect(workflow.jobs[`deploy-${environment}`].env).toEqual({
+        DEPLOY_ENVIRONMENT: environment,
+        IMAGE_REPOSITORY: "${{ needs.image.outputs.image_repository }}",
+        IMAGE_DIGEST: "${{ needs.image.outputs.digest }}",
+        REQUIRE_IMAGE_DIGEST: "1",
+      });
+    }
+    expect(read("scripts/image/push.sh")).toMatch(/echo "digest=\$digest" >>"\$GITHUB_OUTPUT"/);
+  });
+
+  it("rolls back when the rollout or the smoke test fails (or is cancelled), and not otherwise", () => {
+    for (const environment of ["staging", "production"]) {
+      const job = workflow.jobs[`deploy-${environment}`];
+      const apply = stepsRunning(job, "deploy:apply")[0];
+      const smoke = stepsRunning(job, "deploy:smoke")[0];
+      const rollback = stepsRunning(job, "deploy:rollback")[0];
+      expect([apply.id, smoke.id]).toEqual(["apply", "smoke"]);
+      expect(apply.if).toBeUndefined();
+      expect(smoke.if).toBeUndefined();
+      expect(rollback.if).toBe(
+        "${{ always() && (steps.apply.outcome == 'failure' || steps.apply.outcome == 'cancelled' || " +
+          "steps.smoke.outcome == 'failure' || steps.smoke.outcome == 'cancelled') }}",
+      );
+      // The rollback talks to the same cluster as the apply, with the environment's own secret.
+      expect(rollback.env?.KUBECONFIG_DATA).toBe("${{ secrets.KUBECONFIG }}");
+      expect(rollback.env?.MANIFEST_DIR).toBe(apply.env?.MANIFEST_DIR);
+      expect(smoke.env?.MANIFEST_DIR).toBe(apply.env?.MANIFEST_DIR);
+      // The smoke test needs no credentials: it goes through the public Ingress.
+      expect(smoke.env?.KUBECONFIG_DATA).toBeUndefined();
+    }
+  });
+
+  it("keeps the SBOM the build writes, and the manifests each deployment applied, as artifacts", () => {
+    const image = workflow.jobs.image;
+    const upload = image.steps.find((s) => s.uses?.startsWith("actions/upload-artifact@"));
+    expect(upload?.with).toEqual({
+      name: "sbom-${{ github.sha }}",
+      path: "build/image/*.cdx.json",
+      "if-no-files-found": "error",
+    });
+    expect(image.steps.indexOf(upload as Step)).toBeGreaterThan(stepIndex(image, "image:build"));
+    for (const environment of ["staging", "production"]) {
+      const job = workflow.jobs[`deploy-${environment}`];
+      const kept = job.steps.find((s) => s.uses?.startsWith("actions/upload-artifact@"));
+      expect(kept?.with).toEqual({ name: `manifests-${environment}-\${{ github.sha }}`, path: "${{ runner.temp }}/manifests" });
+    }
   });
 
   it("tags the image with the commit SHA, and synthesizes with that same tag", () => {
@@ -111,8 +203,9 @@ describe("GitHub Actions workflow", () => {
     }
     const login = allSteps.find((s) => s.uses?.startsWith("docker/login-action@"));
     expect(login?.with).toMatchObject({ password: expect.stringMatching(/secrets\./) });
-    const apply = allSteps.find((s) => s.run !== undefined && /deploy:apply/.test(s.run));
-    expect(apply?.env?.KUBECONFIG_DATA).toMatch(/^\$\{\{ secrets\.KUBECONFIG \}\}$/);
+    const applies = allSteps.filter((s) => s.run !== undefined && /deploy:apply/.test(s.run));
+    expect(applies).toHaveLength(2);
+    for (const apply of applies) expect(apply?.env?.KUBECONFIG_DATA).toMatch(/^\$\{\{ secrets\.KUBECONFIG \}\}$/);
     expect(read(".github/workflows/ci.yml")).not.toMatch(/ghp_|AKIA[0-9A-Z]{16}|BEGIN [A-Z ]*PRIVATE KEY|client-key-data/);
   });
 
@@ -143,7 +236,7 @@ describe("GitHub Actions workflow", () => {
       if (script?.kind === "file") expect(fs.existsSync(path.join(REPO, script.path))).toBe(true);
     }
     // The npm scripts point at files that exist.
-    for (const name of ["image:build", "image:push", "deploy:synth", "deploy:apply"]) {
+    for (const name of ["image:build", "image:push", "deploy:synth", "deploy:apply", "deploy:smoke", "deploy:rollback"]) {
       for (const file of packageScripts[name].match(/scripts\/\S+\.sh/g) ?? []) {
         expect(fs.existsSync(path.join(REPO, file))).toBe(true);
       }
@@ -186,10 +279,17 @@ describe("docker-compose.yml", () => {
   });
 
   it(`publishes the container ports ${CONFIG_SCHEMA.port.default} (HTTP) and ${CONFIG_SCHEMA.grpcPort.default} (gRPC) on loopback`, () => {
-    expect(service.ports).toEqual([
+    // As compose reads it with nothing set: the host port may be moved by a variable, never the address.
+    const withDefaults = service.ports.map((port) => port.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, "$1"));
+    expect(withDefaults).toEqual([
       `127.0.0.1:${CONFIG_SCHEMA.port.default}:${CONFIG_SCHEMA.port.default}`,
       `127.0.0.1:${CONFIG_SCHEMA.grpcPort.default}:${CONFIG_SCHEMA.grpcPort.default}`,
     ]);
+    for (const port of service.ports) expect(port).toMatch(/^127\.0\.0\.1:/);
+  });
+
+  it("has no top-level name, which Debian's docker-compose 1.29 rejects", () => {
+    expect(Object.keys(compose)).toEqual(["services"]);
   });
 
   it("runs with the pod's security context: uid 1000, read-only root, tmpfs /tmp, no capabilities", () => {

@@ -1,6 +1,7 @@
 /**
  * The Dockerfile's and .dockerignore's invariants, checked without a Docker engine.
  */
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { CONFIG_SCHEMA } from "../../service/config/schema";
@@ -21,7 +22,7 @@ import {
   type Stage,
 } from "./dockerfile";
 import { isExcluded, parseDockerignore } from "./dockerignore";
-import { expandContextSource } from "./runtime-image";
+import { expandContextSource } from "./build-context";
 
 const REPO = path.resolve(__dirname, "../..");
 const read = (file: string) => fs.readFileSync(path.join(REPO, file), "utf8");
@@ -97,9 +98,22 @@ describe("Dockerfile", () => {
     expect(run).toMatch(/\bnpm ci\b/);
     expect(run).toMatch(/prune-runtime-deps\.sh node_modules/);
     const copied = instructionsOf(depsStage as Stage, "COPY").flatMap((i) => copyOf(i).sources);
-    const skipFlag = /onnxruntime-node-install=skip/;
-    expect(skipFlag.test(run) || (copied.includes(".npmrc") && skipFlag.test(read(".npmrc")))).toBe(true);
+    // Either onnxruntime-node's own switch or npm's ignore-scripts, on the command line or in an active .npmrc line.
+    const skipFlag = /onnxruntime-node-install=skip|--ignore-scripts\b/;
+    const npmrcSettings = read(".npmrc").split("\n").filter((line) => !/^\s*[#;]/.test(line));
+    const npmrcSkips = npmrcSettings.some((line) => /^\s*(onnxruntime-node-install\s*=\s*skip|ignore-scripts\s*=\s*true)\s*$/.test(line));
+    expect(skipFlag.test(run) || (copied.includes(".npmrc") && npmrcSkips)).toBe(true);
     expect(copied).toEqual(expect.arrayContaining(["package.json", "package-lock.json", "scripts/image/prune-runtime-deps.sh"]));
+  });
+
+  it("has an .npmrc that npm reads without warnings, with install scripts off", () => {
+    // npm 11 warns about keys it does not know (onnxruntime-node-install was one) and will reject them in npm 12.
+    const result = spawnSync("npm", ["config", "get", "ignore-scripts"], { cwd: REPO, encoding: "utf8", timeout: 30_000 });
+    expect({ status: result.status, stdout: result.stdout.trim(), stderr: result.stderr }).toEqual({
+      status: 0,
+      stdout: "true",
+      stderr: "",
+    });
   });
 
   it("runs as the non-root uid 1000, numerically so runAsNonRoot can verify it", () => {
@@ -120,10 +134,17 @@ describe("Dockerfile", () => {
     );
     const modelCopies = copies.filter((c) => c.sources.some((s) => s.startsWith("models/")));
     expect(modelCopies.every((c) => c.from === undefined && path.posix.resolve(workdir, c.destination) === `${workdir}/models`)).toBe(true);
-    const modelFiles = modelCopies.flatMap((c) => c.sources.flatMap((s) => expandContextSource(REPO, s, ignoreRules)));
-    // The service's default paths are relative to WORKDIR, so the image holds exactly those files.
-    expect(modelFiles).toEqual(expect.arrayContaining([CONFIG_SCHEMA.modelPath.default, CONFIG_SCHEMA.modelCardPath.default]));
-    expect(modelFiles.every((f) => /^models\/[^/]+\.(onnx|json)$/.test(f))).toBe(true);
+    const modelFiles = modelCopies.flatMap((c) =>
+      c.sources.flatMap((s) => expandContextSource(REPO, s, ignoreRules)).flatMap((p) => contextFilesUnder(p)),
+    );
+    // The service's default repository is relative to WORKDIR, so the image holds the default version's files,
+    // and only ONNX files and cards, each in its models/<model>/<version>/ folder.
+    const { modelRepository, modelName, modelVersion } = CONFIG_SCHEMA;
+    const defaultVersionDir = path.posix.join(modelRepository.default, modelName.default, modelVersion.default);
+    expect(modelFiles).toEqual(
+      expect.arrayContaining([`${defaultVersionDir}/${modelName.default}.onnx`, `${defaultVersionDir}/${modelName.default}.json`]),
+    );
+    expect(modelFiles.every((f) => /^models\/[^/]+\/\d+\.\d+\.\d+\/[^/]+\.(onnx|json)$/.test(f))).toBe(true);
   });
 
   it(`exposes the service's port (${CONFIG_SCHEMA.port.default}) and sets NODE_ENV=production`, () => {
@@ -181,7 +202,8 @@ describe(".dockerignore", () => {
     "models/train/work/checkpoint.pt",
     "models/train/work/cache/cifar-10-python.tar.gz",
     "models/train/train.py",
-    "models/pyramidnet.pt",
+    "models/pyramidnet/1.1.0/pyramidnet.pt",
+    "models/pyramidnet/1.0.0/pyramidnet.pt",
     ".env",
     "kubeconfig",
     "bench/results/raw/run.json",
@@ -197,8 +219,10 @@ describe(".dockerignore", () => {
     "service/main.ts",
     "service/config/schema.ts",
     "scripts/image/prune-runtime-deps.sh",
-    "models/pyramidnet.onnx",
-    "models/pyramidnet.json",
+    "models/pyramidnet/1.1.0/pyramidnet.onnx",
+    "models/pyramidnet/1.1.0/pyramidnet.json",
+    "models/pyramidnet/1.0.0/pyramidnet.onnx",
+    "models/pyramidnet/1.0.0/pyramidnet.json",
   ])("sends %s to the builder", (file) => {
     expect(isExcluded(ignoreRules, file)).toBe(false);
   });
@@ -218,3 +242,13 @@ describe(".dockerignore", () => {
     }
   });
 });
+
+/** The files under a build-context path (the path itself when it is a file) that .dockerignore lets through. */
+function contextFilesUnder(relative: string): string[] {
+  const absolute = path.join(REPO, relative);
+  if (!fs.statSync(absolute).isDirectory()) return isExcluded(ignoreRules, relative) ? [] : [relative];
+  return fs
+    .readdirSync(absolute)
+    .sort()
+    .flatMap((entry) => contextFilesUnder(`${relative}/${entry}`));
+}

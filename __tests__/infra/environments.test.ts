@@ -1,5 +1,6 @@
 /**
- * What each environment deploys: a snapshot to review diffs, and explicit assertions on every field that matters
+ * What each environment's table entry deploys (without its release entry, whose stable and canary tracks
+ * releases.test.ts asserts): a snapshot to review diffs, and explicit assertions on every field that matters
  * (a snapshot alone would accept a wrong value once it was committed).
  */
 import { parse } from "yaml";
@@ -7,7 +8,7 @@ import { adapterValues, resolveImageTag } from "../../charts/app";
 import { environmentNames, type EnvironmentName } from "../../charts/environments";
 import { AUTOSCALING_DEFAULTS, renderAdapterValuesFile } from "../../infra";
 import { CONFIG_SCHEMA, HTTP_CONTRACT, METRIC_NAMES, loadConfig } from "../../infra/service-contract";
-import { allOf, oneOf, specOf, synthEnvironment } from "./manifests";
+import { allOf, oneOf, specOf, synthWithoutRelease } from "./manifests";
 import { version as packageVersion } from "../../package.json";
 
 const environments = environmentNames();
@@ -18,7 +19,7 @@ test("the table holds development and production (and may hold more)", () => {
 
 describe.each(environments)("%s", (name: EnvironmentName) => {
   const spec = specOf(name);
-  const manifests = synthEnvironment(name);
+  const manifests = synthWithoutRelease(name);
   const deployment = oneOf(manifests, "Deployment");
   const podSpec = deployment.spec!.template.spec!;
   const container = podSpec.containers[0];
@@ -328,8 +329,8 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
 });
 
 describe("environment differences", () => {
-  const dev = synthEnvironment("development");
-  const prod = synthEnvironment("production");
+  const dev = synthWithoutRelease("development");
+  const prod = synthWithoutRelease("production");
 
   test("namespaces are pyramidnet-dev and pyramidnet-prod", () => {
     expect(oneOf(dev, "Namespace").metadata!.name).toBe("pyramidnet-dev");
@@ -384,7 +385,7 @@ describe("prometheus-adapter rule", () => {
 
   test("serves the exact metric name every HPA asks for", () => {
     for (const name of environments) {
-      const hpa = oneOf(synthEnvironment(name), "HorizontalPodAutoscaler");
+      const hpa = oneOf(synthWithoutRelease(name), "HorizontalPodAutoscaler");
       const podsMetric = hpa.spec!.metrics!.find((m) => m.type === "Pods")!;
       expect(values.rules.custom.map((r: { name: { as: string } }) => r.name.as)).toContain(podsMetric.pods!.metric.name);
     }

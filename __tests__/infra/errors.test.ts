@@ -3,10 +3,17 @@
  * service) would reject fails `npm run synth` with an error that names it, before anything reaches a cluster.
  */
 import { Testing } from "cdk8s";
+import { buildApp } from "../../charts/app";
 import { PyramidNetChart } from "../../charts/pyramidnet-chart";
+import { parseReleaseTable, promoteCanary, rollBackCanary } from "../../charts/release-table";
 import {
   AppNamespace,
+  CanaryRollout,
+  type CanaryRolloutProps,
   ClassifierIngress,
+  InferenceService,
+  ReleaseTracks,
+  type ReleaseTracksProps,
   InferenceAutoscaler,
   type InferenceAutoscalerProps,
   type ClassifierIngressProps,
@@ -20,7 +27,7 @@ import {
 } from "../../infra";
 import { assertInteger, assertPort } from "../../infra/validation";
 import { writableVolumes } from "../../infra/writable-volumes";
-import { specOf, synthConstructs, synthService } from "./manifests";
+import { TEST_SERVICE_PROPS, specOf, synthConstructs, synthService } from "./manifests";
 
 const AUTOSCALER: InferenceAutoscalerProps = {
   name: "pyramidnet",
@@ -51,6 +58,22 @@ const ingress = (overrides: Partial<ClassifierIngressProps>) => () =>
 const monitor = (overrides: Partial<ServiceMonitorProps>) => () =>
   synthConstructs((scope) => new ServiceMonitor(scope, "Monitor", { ...MONITOR, ...overrides }));
 const service = (overrides: Parameters<typeof synthService>[0]) => () => synthService(overrides);
+const TRACKS: ReleaseTracksProps = {
+  service: TEST_SERVICE_PROPS,
+  stable: { modelVersion: "1.0.0" },
+  canary: { modelVersion: "1.1.0", weight: 10 },
+  ingress: { host: "pyramidnet.example.com" },
+};
+const tracks = (overrides: Partial<ReleaseTracksProps>) => () =>
+  synthConstructs((scope) => new ReleaseTracks(scope, "Release", { ...TRACKS, ...overrides }));
+const withCanary = (canary: Partial<NonNullable<ReleaseTracksProps["canary"]>>) =>
+  tracks({ canary: { ...TRACKS.canary!, ...canary } });
+const rollout = (overrides: Partial<Omit<CanaryRolloutProps, "service">>, serviceOverrides: Parameters<typeof synthService>[0] = {}) => () =>
+  synthConstructs((scope) => {
+    const classifier = new InferenceService(scope, "Classifier", { ...TEST_SERVICE_PROPS, ...serviceOverrides });
+    return new CanaryRollout(scope, "Rollout", { service: classifier, stableIngressName: "pyramidnet", modelVersion: "1.1.0", ...overrides });
+  });
+const RELEASES = "releases.json";
 
 type Case = readonly [setting: string, refused: () => unknown, message: string | RegExp];
 
@@ -194,6 +217,98 @@ const CASES: Record<string, readonly Case[]> = {
         return new PyramidNetChart(Testing.app(), "qa", { environmentName: "qa", spec: { ...specOf("production"), ingress: plain }, imageTag: "1.0.0" });
       },
       'the qa Ingress must terminate TLS (its exposure is "public"): set ingress.tls in its environment entry',
+    ],
+  ],
+  ReleaseTracks: [
+    ["weight above 100", withCanary({ weight: 101 }), "canary weight must be an integer from 0 to 100, got 101"],
+    ["negative weight", withCanary({ weight: -1 }), "canary weight must be an integer from 0 to 100, got -1"],
+    ["fractional weight", withCanary({ weight: 2.5 }), "canary weight must be an integer from 0 to 100, got 2.5"],
+    [
+      "a canary without a version or image",
+      tracks({ canary: { weight: 10 } }),
+      "the canary sets neither modelVersion nor image: it needs a version to compare with the stable track",
+    ],
+    [
+      "identical stable and canary versions",
+      withCanary({ modelVersion: "1.0.0" }),
+      "the canary runs model version 1.0.0 in pyramidnet:1.0.0, exactly as the stable track does: give it another modelVersion or image",
+    ],
+    [
+      "the stable image named again as the canary's",
+      tracks({ canary: { image: TEST_SERVICE_PROPS.image, weight: 5 } }),
+      "the canary runs model version 1.0.0 in pyramidnet:1.0.0, exactly as the stable track does: give it another modelVersion or image",
+    ],
+    ["a canary without an Ingress", tracks({ ingress: undefined }), "a canary needs an Ingress: its traffic weight is an ingress-nginx canary annotation"],
+    ["canary minReplicas above maxReplicas", withCanary({ minReplicas: 5 }), "canary minReplicas (5) is above the autoscaling maxReplicas (4)"],
+    ["canary minReplicas zero", withCanary({ minReplicas: 0 }), "canary minReplicas must be a positive integer, got 0"],
+    ["canary header not a header name", withCanary({ header: "X Canary" }), 'canary header "X Canary" must be an HTTP header name (letters, digits, -)'],
+    [
+      "a model version the service would refuse",
+      withCanary({ modelVersion: "1.1.0 beta" }),
+      /^config overrides rejected by the service's validator: Invalid configuration:\n {2}CLASSIFIER_MODEL_VERSION="1\.1\.0 beta": expected a version MAJOR\.MINOR\.PATCH/,
+    ],
+    [
+      "a version policy that does not load the track's version",
+      tracks({ service: { ...TEST_SERVICE_PROPS, config: { modelVersionPolicy: { kind: "specific", versions: ["1.0.0"] } } } }),
+      /CLASSIFIER_MODEL_VERSION="1\.1\.0": expected one of the versions CLASSIFIER_MODEL_VERSION_POLICY loads \(1\.0\.0\)/,
+    ],
+    [
+      "a model version set twice",
+      tracks({ service: { ...TEST_SERVICE_PROPS, config: { modelVersion: "1.1.0" } } }),
+      "the model version is set twice: modelVersion 1.0.0 and CLASSIFIER_MODEL_VERSION=1.1.0",
+    ],
+  ],
+  CanaryRollout: [
+    [
+      "a tracked InferenceService",
+      rollout({}, { track: "stable" }),
+      "a Rollout manages both tracks itself: give it an InferenceService without a track",
+    ],
+    ["no weights", rollout({ weights: [] }), "a Rollout needs at least one canary weight"],
+    ["a weight of 100", rollout({ weights: [10, 100] }), "canary weight must be an integer from 1 to 99, got 100"],
+    ["decreasing weights", rollout({ weights: [25, 10] }), "canary weights must increase step by step, got 25, 10"],
+    ["a pause that is not a duration", rollout({ pauseDuration: "ten minutes" }), 'pauseDuration "ten minutes" is not a duration such as 30s, 10m or 1h'],
+    ["an analysis interval that is not a duration", rollout({ analysisInterval: "1 m" }), 'analysisInterval "1 m" is not a duration such as 30s, 10m or 1h'],
+    ["a negative failure limit", rollout({ failureLimit: -1 }), "failureLimit must be a non-negative integer, got -1"],
+    ["a model version the service would refuse", rollout({ modelVersion: "v2" }), /^modelVersion rejected by the service's validator: Invalid configuration:/],
+  ],
+  "release file": [
+    ["not JSON", () => parseReleaseTable("{", RELEASES), /^releases\.json is not JSON: /],
+    [
+      "a stable track without a version",
+      () => parseReleaseTable('{"production":{"stable":{}}}', RELEASES),
+      "releases.json is not a valid release file: production.stable.modelVersion is missing",
+    ],
+    [
+      "a canary without a weight, a misspelt field, a weight as text",
+      () => parseReleaseTable('{"production":{"stable":{"modelVersion":"1.0.0"},"canary":{"modelVersoin":"1.1.0","weight":"10"}}}', RELEASES),
+      "releases.json is not a valid release file: production.canary.modelVersoin is not a known field (modelVersion, imageTag, weight); production.canary.weight must be a number",
+    ],
+    [
+      "an unknown field in an entry",
+      () => parseReleaseTable('{"production":{"stable":{"modelVersion":"1.0.0"},"shadow":{}}}', RELEASES),
+      "releases.json is not a valid release file: production.shadow is not a known field (stable, canary)",
+    ],
+    [
+      "an empty version",
+      () => parseReleaseTable('{"production":{"stable":{"modelVersion":""}}}', RELEASES),
+      "releases.json is not a valid release file: production.stable.modelVersion must be a non-empty string",
+    ],
+    ["an array", () => parseReleaseTable("[]", RELEASES), "releases.json is not a valid release file: the release file must be an object of environments"],
+    [
+      "an entry for an environment the table lacks",
+      () => buildApp({ outdir: "unused", imageTag: "1.0.0", environments: { production: specOf("production") }, releases: { staging: { stable: { modelVersion: "1.0.0" } } } }),
+      'the release file has an entry for "staging", which is not an environment (production)',
+    ],
+    [
+      "promoting without a canary",
+      () => promoteCanary({ production: { stable: { modelVersion: "1.0.0" } } }, "production"),
+      'environment "production" has no canary to promote or roll back',
+    ],
+    [
+      "rolling back an environment without an entry",
+      () => rollBackCanary({}, "development"),
+      'no release entry for environment "development" in the release file',
     ],
   ],
   "shared checks": [

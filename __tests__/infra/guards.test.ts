@@ -4,7 +4,8 @@
  */
 import { App, Chart, Testing } from "cdk8s";
 import { Construct } from "constructs";
-import { buildApp, resolveImageTag } from "../../charts/app";
+import { buildApp, resolveImageTag, rolloutChartName } from "../../charts/app";
+import { readReleaseTable } from "../../charts/release-table";
 import { ENVIRONMENTS, type EnvironmentSpec } from "../../charts/environments";
 import { PyramidNetChart } from "../../charts/pyramidnet-chart";
 import { ClassifierIngress, InferenceService, nginxSize, renderImage } from "../../infra";
@@ -208,7 +209,9 @@ describe("options the table can choose", () => {
 
   test("the whole app builds one chart per table entry, in table order", () => {
     const app: App = buildApp({ outdir: "unused", imageTag: "1.0.0" });
-    expect(app.charts.map((c) => c.node.id)).toEqual(Object.keys(ENVIRONMENTS));
+    // ...followed by the Argo Rollouts form of each environment with a release entry.
+    const rolloutCharts = Object.keys(readReleaseTable()).map(rolloutChartName);
+    expect(app.charts.map((c) => c.node.id)).toEqual([...Object.keys(ENVIRONMENTS), ...rolloutCharts]);
     expect(app.charts.map((c) => c.node.id)).toEqual(expect.arrayContaining(["development", "production"]));
   });
 });

@@ -59,3 +59,28 @@ test("the body size follows the backend's limit exactly, in nginx units", () => 
   );
   expect(ingressOf({ backend: { ...BACKEND, maxRequestBytes: 1000 } }).metadata!.annotations!["nginx.ingress.kubernetes.io/proxy-body-size"]).toBe("1000");
 });
+
+describe("a canary Ingress", () => {
+  test("carries only ingress-nginx's canary annotations: weight, and X-Canary by default", () => {
+    const ingress = ingressOf({ name: "classifier-canary", canary: { weight: 15 } });
+    expect(ingress.metadata!.annotations).toEqual({
+      "nginx.ingress.kubernetes.io/canary": "true",
+      "nginx.ingress.kubernetes.io/canary-weight": "15",
+      "nginx.ingress.kubernetes.io/canary-by-header": "X-Canary",
+    });
+    expect(ingress.spec!.rules![0].host).toBe("classify.example.org");
+  });
+
+  test("has no TLS section and no cert-manager annotation: the main Ingress's certificate serves the host", () => {
+    const ingress = ingressOf({ canary: { weight: 0, header: "X-Try-New-Model" }, tls: { clusterIssuer: "letsencrypt" } });
+    expect(ingress.spec!.tls).toBeUndefined();
+    expect(ingress.metadata!.annotations).not.toHaveProperty(["cert-manager.io/cluster-issuer"]);
+    expect(ingress.metadata!.annotations!["nginx.ingress.kubernetes.io/canary-by-header"]).toBe("X-Try-New-Model");
+    expect(ingress.metadata!.annotations!["nginx.ingress.kubernetes.io/canary-weight"]).toBe("0");
+  });
+
+  test("accepts the edges 0 and 100 and refuses beyond them", () => {
+    expect(ingressOf({ canary: { weight: 100 } }).metadata!.annotations!["nginx.ingress.kubernetes.io/canary-weight"]).toBe("100");
+    expect(() => ingressOf({ canary: { weight: 101 } })).toThrow("canary weight must be an integer from 0 to 100, got 101");
+  });
+});

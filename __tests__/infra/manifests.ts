@@ -15,6 +15,8 @@ import type { IServiceMonitor } from "@kubernetes-models/prometheus-operator/mon
 import { resolveImageTag } from "../../charts/app";
 import { ENVIRONMENTS, type EnvironmentName, type EnvironmentSpec } from "../../charts/environments";
 import { PyramidNetChart } from "../../charts/pyramidnet-chart";
+import { PyramidNetRolloutChart } from "../../charts/pyramidnet-rollout-chart";
+import { readReleaseTable, type EnvironmentRelease } from "../../charts/release-table";
 import { InferenceService, type InferenceServiceProps } from "../../infra";
 
 /** One synthesized object, before we know its kind. */
@@ -43,10 +45,46 @@ export function specOf(name: EnvironmentName): EnvironmentSpec {
   return ENVIRONMENTS[name];
 }
 
-/** The environment's chart, synthesized as `cdk8s synth` would (same tag as the committed dist/). */
+/** The committed release entry of an environment, if it has one. */
+export function releaseOf(name: EnvironmentName): EnvironmentRelease | undefined {
+  return readReleaseTable()[name];
+}
+
+/**
+ * The environment's chart, synthesized as `cdk8s synth` would (same tag and release entry as the committed dist/).
+ */
 export function synthEnvironment(name: EnvironmentName, spec: EnvironmentSpec = specOf(name)): Manifest[] {
-  const chart = new PyramidNetChart(Testing.app(), name, { environmentName: name, spec, imageTag: resolveImageTag({}) });
+  return synthChart(name, spec, releaseOf(name));
+}
+
+// No default for the release: an explicit undefined (no release entry) must stay undefined.
+function synthChart(name: EnvironmentName, spec: EnvironmentSpec, release: EnvironmentRelease | undefined): Manifest[] {
+  const chart = new PyramidNetChart(Testing.app(), name, { environmentName: name, spec, imageTag: resolveImageTag({}), release });
   return Testing.synth(chart) as Manifest[];
+}
+
+/**
+ * The environment as its table entry alone deploys it: one track, no release entry. The table's own tests read
+ * this form, whose object names do not depend on charts/releases.json.
+ */
+export function synthWithoutRelease(name: EnvironmentName): Manifest[] {
+  return synthChart(name, specOf(name), undefined);
+}
+
+/** The Argo Rollouts form of an environment with a release entry, as `cdk8s synth` writes it. */
+export function synthRolloutEnvironment(name: EnvironmentName, release: EnvironmentRelease): Manifest[] {
+  const chart = new PyramidNetRolloutChart(Testing.app(), `${name}-rollout`, {
+    environmentName: name,
+    spec: specOf(name),
+    imageTag: resolveImageTag({}),
+    release,
+  });
+  return Testing.synth(chart) as Manifest[];
+}
+
+/** The objects of every track but the canary: what an environment without a canary would run. */
+export function withoutCanary(manifests: readonly Manifest[]): Manifest[] {
+  return manifests.filter((m) => m.metadata.labels?.track !== "canary");
 }
 
 /** The smallest valid InferenceService props the construct tests start from. */

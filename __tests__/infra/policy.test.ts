@@ -5,7 +5,7 @@
 import type { IDeployment } from "kubernetes-models/apps/v1/Deployment";
 import type { IIngress } from "kubernetes-models/networking.k8s.io/v1/Ingress";
 import { environmentNames } from "../../charts/environments";
-import { type Manifest, specOf, synthEnvironment } from "./manifests";
+import { type Manifest, specOf, synthEnvironment, synthWithoutRelease } from "./manifests";
 import { policyViolations } from "./policy";
 
 describe.each(environmentNames())("%s", (name) => {
@@ -15,7 +15,8 @@ describe.each(environmentNames())("%s", (name) => {
 });
 
 describe("each policy check fires", () => {
-  const base = synthEnvironment("production");
+  // The one-track form, whose object names the messages below spell out; the tracks' own checks come after.
+  const base = synthWithoutRelease("production");
   const options = { requireTls: true };
 
   /** The production objects with one change applied to a copy of one kind. */
@@ -101,5 +102,55 @@ describe("each policy check fires", () => {
   test.each(cases)("%s", (_name, manifests, expected) => {
     const violations = policyViolations(manifests, options);
     expect(violations).toEqual(expect.arrayContaining([expect.stringMatching(expected)]));
+  });
+});
+
+describe("the release tracks' policy checks fire", () => {
+  const tracks = synthEnvironment("production");
+  const options = { requireTls: true };
+  /* eslint-disable @typescript-eslint/no-explicit-any -- each case breaks one field of a copy, whatever its kind */
+  const changed = (kind: string, name: string, change: (object: any) => void): Manifest[] =>
+    tracks.flatMap((m) => {
+      if (m.kind !== kind || m.metadata.name !== name) return [m];
+      const copy = structuredClone(m);
+      change(copy);
+      return [copy];
+    });
+  /* eslint-enable @typescript-eslint/no-explicit-any */
+
+  test("the committed tracks pass", () => {
+    expect(policyViolations(tracks, options)).toEqual([]);
+  });
+
+  test("a track other than stable or canary", () => {
+    const broken = changed("Deployment", "pyramidnet-canary", (d) => {
+      d.spec.selector.matchLabels.track = "blue";
+      d.spec.template.metadata.labels.track = "blue";
+    });
+    expect(policyViolations(broken, options)).toContain('Deployment pyramidnet-canary: selects track "blue", which is neither stable nor canary');
+  });
+
+  test("a canary Ingress whose host has no main Ingress", () => {
+    const broken = changed("Ingress", "pyramidnet-canary", (i) => {
+      i.spec.rules[0].host = "elsewhere.example.com";
+    });
+    expect(policyViolations(broken, options)).toEqual(
+      expect.arrayContaining([
+        "Ingress pyramidnet-canary: is a canary without a main Ingress for its host",
+        "Ingress pyramidnet-canary: host elsewhere.example.com is served without TLS",
+      ]),
+    );
+  });
+
+  test("a canary Ingress inherits no TLS when the main Ingress has none", () => {
+    const broken = changed("Ingress", "pyramidnet", (i) => {
+      delete i.spec.tls;
+    });
+    expect(policyViolations(broken, options)).toEqual(
+      expect.arrayContaining([
+        "Ingress pyramidnet: host pyramidnet.example.com is served without TLS",
+        "Ingress pyramidnet-canary: host pyramidnet.example.com is served without TLS",
+      ]),
+    );
   });
 });

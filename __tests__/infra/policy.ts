@@ -84,8 +84,14 @@ export function policyViolations(manifests: readonly Manifest[], options: Policy
     const podSpec = pod.spec!;
     if (!selects(d.spec!.selector.matchLabels, podLabels)) problems.push(`${where}: selector does not match its pods`);
     const selectorKeys = Object.keys(d.spec!.selector.matchLabels ?? {}).sort();
-    if (JSON.stringify(selectorKeys) !== JSON.stringify(["app.kubernetes.io/instance", "app.kubernetes.io/name"])) {
+    // A release track's Deployment also selects its track (stable or canary), which never changes for it.
+    const track = d.spec!.selector.matchLabels?.track;
+    const expectedKeys = ["app.kubernetes.io/instance", "app.kubernetes.io/name", ...(track === undefined ? [] : ["track"])];
+    if (JSON.stringify(selectorKeys) !== JSON.stringify(expectedKeys)) {
       problems.push(`${where}: selector is not exactly app.kubernetes.io/name + instance (${selectorKeys.join(", ")})`);
+    }
+    if (track !== undefined && track !== "stable" && track !== "canary") {
+      problems.push(`${where}: selects track "${track}", which is neither stable nor canary`);
     }
     if (podSpec.hostNetwork || podSpec.hostPID || podSpec.hostIPC) problems.push(`${where}: shares a host namespace`);
     const podNonRoot = podSpec.securityContext?.runAsNonRoot === true && podSpec.securityContext.runAsUser !== 0;
@@ -172,8 +178,15 @@ export function policyViolations(manifests: readonly Manifest[], options: Policy
   }
 
   const ingresses = allOf(manifests, "Ingress");
+  const isCanary = (i: (typeof ingresses)[number]) => i.metadata!.annotations?.["nginx.ingress.kubernetes.io/canary"] === "true";
+  const mainIngresses = ingresses.filter((i) => !isCanary(i));
   for (const i of ingresses) {
     const where = `Ingress ${i.metadata!.name}`;
+    // ingress-nginx serves a canary Ingress inside its main Ingress's server: same host, the main one's TLS.
+    const tlsSources = isCanary(i)
+      ? mainIngresses.filter((main) => main.spec!.rules?.some((r) => r.host === i.spec!.rules?.[0]?.host) && sameNamespace(main, i.metadata!.namespace))
+      : [i];
+    if (isCanary(i) && tlsSources.length === 0) problems.push(`${where}: is a canary without a main Ingress for its host`);
     for (const rule of i.spec!.rules ?? []) {
       for (const p of rule.http?.paths ?? []) {
         const backend = p.backend.service!;
@@ -185,7 +198,9 @@ export function policyViolations(manifests: readonly Manifest[], options: Policy
         }
       }
       if (options.requireTls) {
-        const covered = (i.spec!.tls ?? []).some((t) => (t.hosts ?? []).includes(rule.host ?? "") && t.secretName);
+        const covered = tlsSources.some((source) =>
+          (source.spec!.tls ?? []).some((t) => (t.hosts ?? []).includes(rule.host ?? "") && t.secretName),
+        );
         if (!covered) problems.push(`${where}: host ${rule.host} is served without TLS`);
       }
     }

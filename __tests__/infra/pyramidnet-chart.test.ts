@@ -5,6 +5,7 @@
 import { Testing } from "cdk8s";
 import type { EnvironmentSpec } from "../../charts/environments";
 import { PyramidNetChart } from "../../charts/pyramidnet-chart";
+import type { EnvironmentRelease } from "../../charts/release-table";
 import { CONFIG_SCHEMA, loadConfig } from "../../infra/service-contract";
 import { oneOf, type Manifest } from "./manifests";
 
@@ -86,4 +87,41 @@ test("a public environment with TLS gets HTTPS", () => {
 test("TLS on an internal environment is allowed, not required", () => {
   const { manifests } = synthChart({ ...SPEC, ingress: { ...SPEC.ingress, tls: { clusterIssuer: "internal-ca" } } });
   expect(oneOf(manifests, "Ingress").metadata!.annotations!["cert-manager.io/cluster-issuer"]).toBe("internal-ca");
+});
+
+describe("with a release entry", () => {
+  const DIGEST = `sha256:${"ab".repeat(32)}`;
+  const synthRelease = (release: EnvironmentRelease, imageDigest?: string) =>
+    Testing.synth(new PyramidNetChart(Testing.app(), "staging", { environmentName: "staging", spec: SPEC, imageTag: "3.1.4", imageDigest, release })) as Manifest[];
+  const imageOf = (manifests: Manifest[], name: string) =>
+    (manifests.find((m) => m.kind === "Deployment" && m.metadata.name === name) as unknown as { spec: { template: { spec: { containers: Array<{ image: string }> } } } })
+      .spec.template.spec.containers[0].image;
+
+  test("both tracks run the deployed tag with its digest unless the entry names a tag; a named tag goes without it", () => {
+    const sameImage = synthRelease({ stable: { modelVersion: "1.0.0" }, canary: { modelVersion: "1.1.0", weight: 5 } }, DIGEST);
+    expect(imageOf(sameImage, "pyramidnet-stable")).toBe(`registry.example.com/ml/pyramidnet:3.1.4@${DIGEST}`);
+    expect(imageOf(sameImage, "pyramidnet-canary")).toBe(`registry.example.com/ml/pyramidnet:3.1.4@${DIGEST}`);
+    const ownTag = synthRelease({ stable: { modelVersion: "1.0.0" }, canary: { imageTag: "3.2.0-rc1", weight: 5 } }, DIGEST);
+    expect(imageOf(ownTag, "pyramidnet-canary")).toBe("registry.example.com/ml/pyramidnet:3.2.0-rc1");
+    const pinnedStable = synthRelease({ stable: { modelVersion: "1.0.0", imageTag: "3.0.0" }, canary: { modelVersion: "1.1.0", weight: 5 } }, DIGEST);
+    expect(imageOf(pinnedStable, "pyramidnet-stable")).toBe("registry.example.com/ml/pyramidnet:3.0.0");
+    // The canary inherits the stable track's image, which is now the pinned tag.
+    expect(imageOf(pinnedStable, "pyramidnet-canary")).toBe("registry.example.com/ml/pyramidnet:3.0.0");
+  });
+
+  test("the chart exposes both tracks and both Ingresses", () => {
+    const chart = new PyramidNetChart(Testing.app(), "staging", {
+      environmentName: "staging",
+      spec: SPEC,
+      imageTag: "3.1.4",
+      release: { stable: { modelVersion: "1.0.0" }, canary: { modelVersion: "1.1.0", weight: 5 } },
+    });
+    expect([chart.classifier.objectName, chart.canary?.objectName]).toEqual(["pyramidnet-stable", "pyramidnet-canary"]);
+    expect([chart.ingress.apiObject.name, chart.canaryIngress?.apiObject.name]).toEqual(["pyramidnet", "pyramidnet-canary"]);
+    expect(chart.classifier.selector).toEqual({
+      "app.kubernetes.io/name": "pyramidnet",
+      "app.kubernetes.io/instance": "pyramidnet-staging",
+      track: "stable",
+    });
+  });
 });

@@ -1,10 +1,12 @@
 /**
  * Every synthesized object, and every object in the committed dist/, validates against the Kubernetes OpenAPI
- * schemas (kubernetes-models 4.x compiles them into validators) and the prometheus-operator CRD schema. Offline: no
- * cluster, no network.
+ * schemas (kubernetes-models 4.x compiles them into validators), the prometheus-operator CRD schema and the Argo
+ * Rollouts CRD schemas (Rollout, AnalysisTemplate). Offline: no cluster, no network.
  */
 import fs from "node:fs";
 import path from "node:path";
+import { AnalysisTemplate } from "@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/AnalysisTemplate";
+import { Rollout } from "@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/Rollout";
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
@@ -15,8 +17,10 @@ import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Service } from "kubernetes-models/v1/Service";
 import { parseAllDocuments } from "yaml";
-import { environmentNames } from "../../charts/environments";
-import { type Manifest, synthEnvironment } from "./manifests";
+import { rolloutChartName } from "../../charts/app";
+import { environmentNames, type EnvironmentName } from "../../charts/environments";
+import { readReleaseTable } from "../../charts/release-table";
+import { type Manifest, synthEnvironment, synthRolloutEnvironment } from "./manifests";
 
 interface Validatable {
   validate(): void;
@@ -33,6 +37,8 @@ const MODELS: Readonly<Record<string, new (data: never) => Validatable>> = {
   "networking.k8s.io/v1/NetworkPolicy": NetworkPolicy,
   "networking.k8s.io/v1/Ingress": Ingress,
   "monitoring.coreos.com/v1/ServiceMonitor": ServiceMonitor,
+  "argoproj.io/v1alpha1/Rollout": Rollout,
+  "argoproj.io/v1alpha1/AnalysisTemplate": AnalysisTemplate,
 };
 
 function validate(manifest: Manifest): void {
@@ -43,8 +49,16 @@ function validate(manifest: Manifest): void {
 
 const DIST = path.resolve(__dirname, "../../dist");
 
-describe.each(environmentNames())("%s", (name) => {
-  const synthesized = synthEnvironment(name);
+/** Every output: each environment's file, and the Rollout form of each environment with a release entry. */
+const OUTPUTS: ReadonlyArray<readonly [file: string, synthesize: () => Manifest[]]> = [
+  ...environmentNames().map((name) => [name, () => synthEnvironment(name)] as const),
+  ...Object.entries(readReleaseTable()).map(
+    ([name, release]) => [rolloutChartName(name), () => synthRolloutEnvironment(name as EnvironmentName, release)] as const,
+  ),
+];
+
+describe.each(OUTPUTS)("%s", (name, synthesize) => {
+  const synthesized = synthesize();
   const committed = parseAllDocuments(fs.readFileSync(path.join(DIST, `${name}.k8s.yaml`), "utf8")).map(
     (doc) => doc.toJSON() as Manifest,
   );
@@ -91,6 +105,24 @@ describe("the validators are not vacuous", () => {
     };
     delete monitor.spec.endpoints;
     expect(() => validate(monitor)).toThrow(/endpoints/);
+  });
+
+  test("a Rollout step with a string weight is rejected", () => {
+    const [name, release] = Object.entries(readReleaseTable())[0];
+    const rollout = structuredClone(synthRolloutEnvironment(name as EnvironmentName, release).find((m) => m.kind === "Rollout")!) as Manifest & {
+      spec: { strategy: { canary: { steps: Array<Record<string, unknown>> } } };
+    };
+    rollout.spec.strategy.canary.steps[0] = { setWeight: "10" };
+    expect(() => validate(rollout)).toThrow(/setWeight must be integer/);
+  });
+
+  test("an AnalysisTemplate metric without a provider is rejected", () => {
+    const [name, release] = Object.entries(readReleaseTable())[0];
+    const template = structuredClone(
+      synthRolloutEnvironment(name as EnvironmentName, release).find((m) => m.kind === "AnalysisTemplate")!,
+    ) as Manifest & { spec: { metrics: Array<Record<string, unknown>> } };
+    delete template.spec.metrics[0].provider;
+    expect(() => validate(template)).toThrow(/provider/);
   });
 
   test("an unknown kind is reported rather than skipped", () => {

@@ -28,3 +28,8 @@ test("interval and timeout are the props; a timeout equal to the interval is all
   expect(monitorOf({ interval: "1m", scrapeTimeout: "1m" }).spec.endpoints![0]).toMatchObject({ interval: "1m", scrapeTimeout: "1m" });
   expect(monitorOf({ interval: "30s", scrapeTimeout: "500ms" }).spec.endpoints![0]).toMatchObject({ scrapeTimeout: "500ms" });
 });
+
+test("podTargetLabels: copied into the spec when given, absent by default", () => {
+  expect(monitorOf({ podTargetLabels: ["track"] }).spec.podTargetLabels).toEqual(["track"]);
+  expect(monitorOf({}).spec).not.toHaveProperty("podTargetLabels");
+});

@@ -16,7 +16,9 @@ import { grpcDrain } from "../../service/protocols/grpc/server";
 import {
   CARD_PATH,
   ControllableModel,
+  PREVIOUS_CARD_PATH,
   buildService,
+  buildVersionedService,
   loadGolden,
   loadModelCard,
   loadRealModel,
@@ -146,7 +148,7 @@ describe("health and metadata RPCs", () => {
     const rest = await request(main.service.app).get("/v2");
     const { response } = await main.client.call("ServerMetadata", {});
     expect(response).toEqual(rest.body);
-    expect(response).toEqual({ name: "pyramidnet-k8s", version: expect.any(String), extensions: ["image_bytes_input"] });
+    expect(response).toEqual({ name: "pyramidnet-k8s", version: expect.any(String), extensions: ["image_bytes_input", "binary_tensor_data"] });
   });
 
   it("ModelMetadata is the REST protocol's model metadata, int64 shapes included; NOT_FOUND otherwise", async () => {
@@ -228,6 +230,35 @@ describe("ModelInfer", () => {
     const { response } = await main.client.infer(fp32Request(0, 1, { outputs: [{ name: "probabilities" }] }), { requestId: "no-id-42" });
     expect(response?.outputs.map((o) => o.name)).toEqual(["probabilities"]);
     expect(response?.id).toBe("no-id-42");
+  });
+});
+
+describe("model versions", () => {
+  it("serves the default version when none is named, the named loaded one otherwise; NOT_FOUND for one not loaded", async () => {
+    const previous = await loadModelCard(PREVIOUS_CARD_PATH);
+    const previousModel = await loadRealModel(previous);
+    try {
+      const both = await serve(
+        buildVersionedService(
+          [
+            { card: previous, model: previousModel },
+            { card, model },
+          ],
+          { CLASSIFIER_MODEL_VERSION_POLICY: "all" },
+        ),
+      );
+      const byDefault = await both.client.infer(fp32Request(0, 1));
+      expect(byDefault.response?.model_version).toBe(card.version);
+      const named = await both.client.infer(fp32Request(0, 1, { model_version: previous.version }));
+      expect(named.response?.model_version).toBe(previous.version);
+      const metadata = await both.client.call("ModelMetadata", { name: card.name, version: previous.version });
+      const rest = await request(both.service.app).get(`/v2/models/${card.name}/versions/${previous.version}`);
+      expect(metadata.response).toEqual(rest.body);
+      expect((metadata.response as { versions: string[] }).versions).toEqual([previous.version, card.version]);
+      expectStatus(await main.client.infer(fp32Request(0, 1, { model_version: previous.version })), Status.NOT_FOUND);
+    } finally {
+      await previousModel.close();
+    }
   });
 });
 

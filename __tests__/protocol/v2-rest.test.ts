@@ -126,6 +126,8 @@ describe("Server metadata: GET /v2", () => {
     expect(res.body.version.length).toBeGreaterThan(0);
     for (const extension of res.body.extensions) expect(typeof extension).toBe("string");
     expect(res.body.extensions).toContain("image_bytes_input");
+    // Exactly the extensions this server implements, and nothing more.
+    expect([...res.body.extensions].sort()).toEqual(["binary_tensor_data", "image_bytes_input"]);
   });
 });
 
@@ -316,7 +318,10 @@ describe("Inference errors: HTTP error status and {\"error\": <message>}", () =>
     ["outputs that is not an array", () => ({ inputs: [validInput()], outputs: { name: "logits" } })],
     ["an output name the model does not have", () => ({ inputs: [validInput()], outputs: [{ name: "features" }] })],
     ["the same output twice", () => ({ inputs: [validInput()], outputs: [{ name: PROBABILITIES }, { name: PROBABILITIES }] })],
-    ["a request for binary outputs (not supported)", () => ({ inputs: [validInput()], parameters: { binary_data_output: true } })],
+    // Binary outputs are supported now (v2-binary.test.ts); a non-boolean switch for them is still refused.
+    ["binary_data_output that is not a boolean", () => ({ inputs: [validInput()], parameters: { binary_data_output: "yes" } })],
+    ["an output's binary_data that is not a boolean", () => ({ inputs: [validInput()], outputs: [{ name: PROBABILITIES, parameters: { binary_data: 1 } }] })],
+    ["the classification extension (not supported)", () => ({ inputs: [validInput()], outputs: [{ name: PROBABILITIES, parameters: { classification: 3 } }] })],
     ["BYTES that are not base64", () => ({ inputs: [{ ...imageInput([golden.images[0].bytes]), data: ["%%% not base64 %%%"] }] })],
     ["BYTES that are base64 but not an image", () => ({ inputs: [imageInput([Buffer.from("just some text, not an image at all")])] })],
     ["a BYTES element that is not a string", () => ({ inputs: [{ ...imageInput([golden.images[0].bytes]), data: [12] }] })],
@@ -406,10 +411,10 @@ describe("Same batching, limits and metrics as /predict", () => {
     expect((await infer({ inputs: [imageInput(images)] }, counted.app)).status).toBe(200);
     expect((await infer({ inputs: [fp32Input(0, 2)] }, counted.app, `/v2/models/${card.name}/versions/${card.version}/infer`)).status).toBe(200);
     const text = await counted.metrics.registry.metrics();
-    expect(text).toContain(`predictions_total{model_name="${card.name}",status="success"} 5`);
+    expect(text).toContain(`predictions_total{model_name="${card.name}",model_version="${card.version}",status="success"} 5`);
     expect(text).toMatch(/http_requests_total\{method="POST",route="\/v2\/models\/:model\/infer",status_code="200"\} 1/);
     expect(text).toMatch(/http_requests_total\{method="POST",route="\/v2\/models\/:model\/versions\/:version\/infer",status_code="200"\} 1/);
-    expect(text).toMatch(/inference_batch_size_sum 5/);
+    expect(text).toContain(`inference_batch_size_sum{model_version="${card.version}"} 5`);
     // Failures are labelled by the same templates.
     expect((await infer({}, counted.app)).status).toBe(400);
     expect((await request(counted.app).get("/v2/models/resnet50")).status).toBe(404);
@@ -417,7 +422,7 @@ describe("Same batching, limits and metrics as /predict", () => {
     expect(after).toMatch(/http_requests_total\{method="POST",route="\/v2\/models\/:model\/infer",status_code="400"\} 1/);
     expect(after).toMatch(/http_requests_total\{method="GET",route="\/v2\/models\/:model",status_code="404"\} 1/);
     expect(after).not.toMatch(/route="\/v2\/v2/);
-    expect(text).toMatch(/pipeline_stage_duration_seconds_count\{stage="decode"\} 3/);
+    expect(text).toContain(`pipeline_stage_duration_seconds_count{model_version="${card.version}",stage="decode"} 3`);
   });
 
   it("carries an X-Request-Id on every answer, echoing a sane one", async () => {

@@ -5,12 +5,13 @@
  * in-flight requests finish, refuses new connections and exits 0 within the grace period.
  */
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { CONFIG_SCHEMA } from "../../service/config/schema";
 import type { ModelCard } from "../../service/model/card";
 import type { InferenceModel, OnnxModel } from "../../service/model/onnx-model";
-import { CARD_PATH, ControllableModel, MODEL_PATH, loadModelCard, loadRealModel } from "../service/helpers";
+import { CARD_PATH, ControllableModel, MODEL_PATH, loadModelCard, loadRealModel, writeModelVersion } from "../service/helpers";
 import { fixtureJpegs, type Fixture } from "./support/images";
 import { errorCode, isErrorEnvelope, multipart, outcome, send, sleep, startHalfSentUpload, upload, within } from "./support/http";
 import { killChildren, spawnReadyService, spawnService, startInProcess, type ChildService } from "./support/service";
@@ -36,15 +37,18 @@ afterAll(() => {
 
 const sha256 = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
 
-/** A model file and a card in the scratch directory; the card's sha256 is `cardSha` (the file's by default). */
-function deploy(name: string, model: Buffer | undefined, cardSha?: string): { modelPath: string; cardPath: string } {
-  const modelPath = path.join(scratch, `${name}.onnx`);
-  const cardPath = path.join(scratch, `${name}.json`);
-  if (model !== undefined) writeFileSync(modelPath, model);
-  const card = JSON.parse(readFileSync(CARD_PATH, "utf8")) as Record<string, unknown>;
-  card.sha256 = cardSha ?? (model === undefined ? card.sha256 : sha256(model));
-  writeFileSync(cardPath, JSON.stringify(card));
-  return { modelPath, cardPath };
+/**
+ * A model repository of its own in the scratch directory, holding the default version with a card that names
+ * `<name>.onnx`; the card's sha256 is `cardSha` (the file's by default). Returns the service's environment.
+ */
+function deploy(name: string, model: Buffer | undefined, cardSha?: string): Record<string, string> {
+  const repository = path.join(scratch, name);
+  writeModelVersion(repository, {
+    version: CONFIG_SCHEMA.modelVersion.default,
+    onnx: model ?? null,
+    card: { file: `${name}.onnx`, ...(cardSha === undefined ? {} : { sha256: cardSha }) },
+  });
+  return { CLASSIFIER_MODEL_REPOSITORY: repository };
 }
 
 /** Starts the service and polls readiness until it exits; resolves with its exit code, readiness answers and logs. */
@@ -102,8 +106,7 @@ describe("a bad model stops the service, never ready", () => {
       /sha256 mismatch: .*tampered\.onnx has sha256 [0-9a-f]{64}, but the model card says [0-9a-f]{64}/,
     ],
   ] as const)("%s", async (name, prepare, gist, expectedMessage) => {
-    const { modelPath, cardPath } = prepare();
-    const result = await startExpectingFailure({ CLASSIFIER_MODEL_PATH: modelPath, CLASSIFIER_MODEL_CARD_PATH: cardPath });
+    const result = await startExpectingFailure(prepare());
     const everReady = result.readiness.includes("200");
     table.check(name, "exit 1, never ready", `exit ${result.code}, ${everReady ? "was ready" : "never ready"}`);
     table.note(`  its fatal log line`, gist, result.message.replace(scratch, "$TMP").slice(0, 110));
@@ -112,12 +115,17 @@ describe("a bad model stops the service, never ready", () => {
   });
 
   it("model card missing, and model card not JSON", async () => {
-    const missing = await startExpectingFailure({ CLASSIFIER_MODEL_CARD_PATH: path.join(scratch, "nope.json") });
+    // The model is named after the card file the assertions expect: <repository>/<name>/<version>/<name>.json.
+    const cardless = path.join(scratch, "cardless");
+    mkdirSync(path.join(cardless, "nope", CONFIG_SCHEMA.modelVersion.default), { recursive: true });
+    const missing = await startExpectingFailure({ CLASSIFIER_MODEL_REPOSITORY: cardless, CLASSIFIER_MODEL_NAME: "nope" });
     table.check("model card missing", "exit 1, never ready", `exit ${missing.code}, ${missing.readiness.includes("200") ? "was ready" : "never ready"}`);
     expect(missing.message).toMatch(/Model card .*nope\.json: cannot be read \(ENOENT\)/);
-    const broken = path.join(scratch, "broken.json");
+    const brokenRepository = path.join(scratch, "broken-card");
+    const broken = path.join(brokenRepository, "broken", CONFIG_SCHEMA.modelVersion.default, "broken.json");
+    mkdirSync(path.dirname(broken), { recursive: true });
     writeFileSync(broken, "{ not json");
-    const invalid = await startExpectingFailure({ CLASSIFIER_MODEL_CARD_PATH: broken });
+    const invalid = await startExpectingFailure({ CLASSIFIER_MODEL_REPOSITORY: brokenRepository, CLASSIFIER_MODEL_NAME: "broken" });
     table.check("model card not JSON", "exit 1, never ready", `exit ${invalid.code}, ${invalid.readiness.includes("200") ? "was ready" : "never ready"}`);
     expect(invalid.message).toMatch(/Model card .*broken\.json: is not valid JSON/);
   });

@@ -60,10 +60,11 @@ function prediction(reply: Reply): { index: number; confidence: number } {
   return (reply.json as { prediction: { index: number; confidence: number } }).prediction;
 }
 
+/** A metric's value, summed over its series (inference_queue_depth has one per model version); NaN when absent. */
 async function metric(name: string): Promise<number> {
   const text = (await send(service.port, { path: "/metrics" })).text;
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-  return Number(line?.split(" ")[1]);
+  const lines = text.split("\n").filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return lines.length === 0 ? NaN : lines.reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
 }
 
 interface BurstResult {

@@ -41,6 +41,7 @@ function make(overrides: Partial<BatcherOptions> = {}) {
     maxDelayMs: 20,
     maxQueue: 8,
     metrics,
+    modelVersion: "1.0.0",
     ...overrides,
   });
   return { model, metrics, batcher };

@@ -1,18 +1,10 @@
 /** Configuration validation and the model card's: every bad value is refused with its name and what is allowed. */
 import { readFileSync } from "node:fs";
-import { CONFIG_SCHEMA, ConfigError, loadConfig, renderEnvironment } from "../../service/config/schema";
+import { CONFIG_SCHEMA, loadConfig, renderEnvironment } from "../../service/config/schema";
 import { ModelCardError, loadModelCard, parseModelCard } from "../../service/model/card";
-import { CARD_PATH } from "./helpers";
+import { CARD_PATH, configProblems } from "./helpers";
 
-function problemsOf(env: Record<string, string>): string {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
-  }
-  throw new Error("expected a ConfigError");
-}
+const problemsOf = configProblems;
 
 describe("loadConfig", () => {
   it("uses the documented defaults when nothing is set", () => {

@@ -371,7 +371,7 @@ describe("documentation", () => {
     for (const path of ["/predict", "/predict/batch", "/health/live", "/health/ready", "/health/startup", "/livez", "/readyz", "/healthz", "/metrics", "/openapi.json", "/docs"]) {
       expect(doc.paths).toHaveProperty([path]);
     }
-    expect(Object.keys(doc.paths["/predict"].post.responses).sort()).toEqual(["200", "400", "405", "413", "415", "422", "429", "500", "503", "504"]);
+    expect(Object.keys(doc.paths["/predict"].post.responses).sort()).toEqual(["200", "400", "404", "405", "413", "415", "422", "429", "500", "503", "504"]);
     expect(doc.components.schemas.Label.enum).toEqual(card.labels);
     // Every $ref resolves.
     const refs = JSON.stringify(doc).match(/"\$ref":"#\/[^"]+"/g) ?? [];

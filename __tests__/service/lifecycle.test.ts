@@ -7,13 +7,15 @@ import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
 import { status as Status } from "@grpc/grpc-js";
+import { CONFIG_SCHEMA } from "../../service/config/schema";
 import { Lifecycle } from "../../service/lifecycle/lifecycle";
 import { createShutdown } from "../../service/lifecycle/shutdown";
 import { GrpcInferenceClient } from "../../service/protocols/grpc/client";
 import pino from "pino";
-import { FIXTURES, REPO } from "./helpers";
+import { FIXTURES, REPO, writeModelVersion } from "./helpers";
 
 jest.setTimeout(60_000);
 
@@ -103,12 +105,49 @@ describe("start-up failures", () => {
 
   it("stops with a clear message when the model file is missing, never ready", async () => {
     const port = await freePort();
-    const service = startService({ CLASSIFIER_PORT: String(port), CLASSIFIER_MODEL_PATH: "models/missing.onnx" });
+    // A repository whose card names an ONNX file that is not there.
+    const repository = mkdtempSync(path.join(os.tmpdir(), "lifecycle-missing-model-"));
+    const version = writeModelVersion(repository, { version: CONFIG_SCHEMA.modelVersion.default, onnx: null, card: { file: "missing.onnx" } });
+    const service = startService({ CLASSIFIER_PORT: String(port), CLASSIFIER_MODEL_REPOSITORY: repository });
     expect(await service.exited).toBe(1);
+    rmSync(repository, { recursive: true, force: true });
     const fatal = service.logs.find((l) => l.level === "fatal");
-    expect(fatal?.msg).toMatch(/cannot read the model file models\/missing.onnx \(no such file\)/);
+    expect(fatal?.msg).toContain(`cannot read the model file ${path.join(version, "missing.onnx")} (no such file)`);
     expect(service.logs.some((l) => l.msg === "ready")).toBe(false);
     await expect(get(port, "/health/ready")).rejects.toThrow(/ECONNREFUSED/);
+  });
+});
+
+describe("start-up with several model versions", () => {
+  it("loads every version the policy selects before it is ready, and logs them", async () => {
+    const port = await freePort();
+    const service = startService({ CLASSIFIER_PORT: String(port), CLASSIFIER_MODEL_VERSION_POLICY: "all", CLASSIFIER_LOG_LEVEL: "info" });
+    const ready = await service.waitForLog((l) => l.msg === "ready");
+    expect(ready.model).toMatchObject({
+      name: "pyramidnet",
+      default_version: "1.1.0",
+      policy: "all",
+      repository_versions: ["1.0.0", "1.1.0"],
+      loaded: [
+        { version: "1.0.0", sha256: expect.stringMatching(/^2fe162ff/) },
+        { version: "1.1.0", sha256: expect.stringMatching(/^4d6a53ab/) },
+      ],
+    });
+    expect((await get(port, "/v2/models/pyramidnet/versions/1.0.0/ready")).status).toBe(200);
+    service.child.kill("SIGTERM");
+    expect(await service.exited).toBe(0);
+  });
+
+  it("stops with a message when the policy names a version the repository does not hold, never ready", async () => {
+    const port = await freePort();
+    const service = startService({
+      CLASSIFIER_PORT: String(port),
+      CLASSIFIER_MODEL_VERSION_POLICY: "specific:1.1.0,3.0.0",
+    });
+    expect(await service.exited).toBe(1);
+    const fatal = service.logs.find((l) => l.level === "fatal");
+    expect(fatal?.msg).toContain("CLASSIFIER_MODEL_VERSION_POLICY=specific:1.1.0,3.0.0 names 3.0.0, but models/pyramidnet holds versions 1.0.0, 1.1.0.");
+    expect(service.logs.some((l) => l.msg === "ready")).toBe(false);
   });
 });
 

@@ -21,9 +21,12 @@ describe("METRIC_DEFINITIONS", () => {
   });
 
   it("gives histograms their buckets: fixed ones as written, batch sizes as powers of two up to the largest batch", async () => {
+    // Both are per version: their series exist once a version's pipeline creates them, as zero() does here.
+    metrics.predictionConfidence.zero({ model_version: "1.0.0" });
+    metrics.batchSize.zero({ model_version: "1.0.0" });
     const exposition = await metrics.registry.metrics();
-    expect(exposition).toContain('prediction_confidence_bucket{le="0.99"} 0');
-    for (const le of ["1", "2", "4", "8", "+Inf"]) expect(exposition).toContain(`inference_batch_size_bucket{le="${le}"} 0`);
-    expect(exposition).not.toContain('inference_batch_size_bucket{le="16"}');
+    expect(exposition).toContain('prediction_confidence_bucket{le="0.99",model_version="1.0.0"} 0');
+    for (const le of ["1", "2", "4", "8", "+Inf"]) expect(exposition).toContain(`inference_batch_size_bucket{le="${le}",model_version="1.0.0"} 0`);
+    expect(exposition).not.toContain('inference_batch_size_bucket{le="16"');
   });
 });

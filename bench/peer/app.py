@@ -4,7 +4,7 @@ FastAPI + uvicorn (2 worker processes) + PyTorch eager, Pillow + torchvision tra
 It is written as a typical FastAPI model server is written, not tuned for this benchmark: the model is loaded
 at import, the handler is `async def` and runs the forward pass on the worker's event loop, one image per
 forward pass, PyTorch with its default thread count. Only the weights and the preprocessing figures are shared
-with our service (read from models/pyramidnet.json), so both answer the same question on the same images.
+with our service (read from models/pyramidnet/<version>/pyramidnet.json), so both answer the same question on the same images.
 
     /usr/bin/python3 -m uvicorn app:app --app-dir bench/peer --host 127.0.0.1 --port 8100 --workers 2
 
@@ -30,7 +30,9 @@ sys.path.insert(0, os.path.join(REPO, "models", "train"))
 
 from pyramidnet import PyramidNet  # noqa: E402
 
-with open(os.path.join(REPO, "models", "pyramidnet.json")) as f:
+# The default version of the model repository (models/<model>/<version>/), the one the service serves by default.
+MODEL_DIR = os.path.join(REPO, "models", "pyramidnet", os.environ["PEER_MODEL_VERSION"])  # set by bench/systems.ts
+with open(os.path.join(MODEL_DIR, "pyramidnet.json")) as f:
     CARD = json.load(f)
 
 if os.environ.get("PEER_TORCH_THREADS"):
@@ -41,7 +43,7 @@ PRE = CARD["preprocessing"]
 SIZE = (PRE["resize"]["height"], PRE["resize"]["width"])
 
 model = PyramidNet(CARD["architecture"]["depth"], CARD["architecture"]["alpha"], num_classes=len(LABELS))
-model.load_state_dict(torch.load(os.path.join(REPO, "models", CARD["stateDict"]), map_location="cpu"))
+model.load_state_dict(torch.load(os.path.join(MODEL_DIR, CARD["stateDict"]), map_location="cpu"))
 model.eval()
 
 # The card's recipe: fit "cover" at the centre with Lanczos, i.e. shorter side to 32 then a centre crop.

@@ -1,4 +1,5 @@
-"""CIFAR-10 JPEG archives decoded once into uint8 arrays (N, 32, 32, 3), cached beside the recipe."""
+"""CIFAR-10 JPEG archives decoded once into uint8 arrays (N, 32, 32, 3), cached beside the recipe, and the
+normalisation that training, export and the golden fixtures share."""
 from __future__ import annotations
 
 import io
@@ -6,6 +7,7 @@ import os
 import tarfile
 
 import numpy as np
+import torch
 from PIL import Image
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -46,3 +48,10 @@ def load_split(archive: str, cache_dir: str):
     np.savez(cache + ".tmp.npz", **arrays)
     os.replace(cache + ".tmp.npz", cache)
     return arrays["images"], arrays["labels"], names
+
+
+def normalize(images_nchw_uint8: torch.Tensor, mean, std) -> torch.Tensor:
+    """x = (pixel / 255 - mean[c]) / std[c] as contiguous float32 NCHW: the model card's formula."""
+    mean = torch.as_tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+    std = torch.as_tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+    return ((images_nchw_uint8.float() / 255.0 - mean) / std).contiguous()

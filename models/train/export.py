@@ -1,9 +1,10 @@
 """Exports a training checkpoint: ONNX model, state_dict, model card, and the golden fixtures for jest.
 
-    /usr/bin/python3 models/train/export.py [--checkpoint models/train/work/long/stage1.pt]
+    /usr/bin/python3 models/train/export.py [--recipe long] [--checkpoint models/train/work/long/stage1.pt] [--flip-tta]
 
 Writes
-  models/pyramidnet.onnx, models/pyramidnet.pt, models/pyramidnet.json (the model card)
+  models/pyramidnet/<version>/{pyramidnet.onnx,pyramidnet.pt,pyramidnet.json (the model card)}
+      one version's folder of the model repository (the recipe's version)
   __tests__/fixtures/cifar10/<class>/<NNNN>.jpg   10 test images per class
   __tests__/fixtures/golden/{manifest.json,inputs.f32,logits.f32}
       the recipe's own preprocessing of those images and PyTorch's logits (float32, little-endian, NCHW)
@@ -23,18 +24,34 @@ import sys
 import numpy as np
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from data import CLASSES, load_split, read_archive  # noqa: E402
+from data import CLASSES, load_split, normalize, read_archive  # noqa: E402
+from paths import DATA_DIR, MODELS_DIR, PARITY_DIR, REPO, WORK_ROOT, checkpoint_path  # noqa: E402
 from pyramidnet import PyramidNet, count_macs  # noqa: E402
+from recipes import RECIPES, SHIPPED, Recipe, recipe_work_dir  # noqa: E402
 
 MODEL_NAME = "pyramidnet"
-MODELS_DIR = os.path.join(REPO, "models")
-CARD_PATH = os.path.join(MODELS_DIR, f"{MODEL_NAME}.json")
-MODEL_VERSION = "1.1.0"  # same inputs, outputs and labels as 1.0.0; other weights
 FIXTURES_PER_CLASS = 10
+
+
+def version_dir(version: str) -> str:
+    """One version's folder of the model repository, as the service reads it: models/<model>/<version>/."""
+    return os.path.join(MODELS_DIR, MODEL_NAME, version)
+
+
+class FlipAveraged(torch.nn.Module):
+    """Flip test-time augmentation inside the graph: each image and its mirror run as one batch, logits averaged.
+    Inputs and outputs stay those of the plain network; each image costs two forward passes."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logits = self.model(torch.cat([x, x.flip(3)]))
+        plain, mirrored = logits.chunk(2)
+        return (plain + mirrored) / 2
 
 
 def sha256_of(path: str) -> str:
@@ -46,8 +63,7 @@ def sha256_of(path: str) -> str:
 
 
 def preprocess(images_nhwc_uint8: np.ndarray, mean, std) -> torch.Tensor:
-    x = torch.from_numpy(images_nhwc_uint8).permute(0, 3, 1, 2).float() / 255.0
-    return ((x - torch.tensor(mean).view(1, 3, 1, 1)) / torch.tensor(std).view(1, 3, 1, 1)).contiguous()
+    return normalize(torch.from_numpy(images_nhwc_uint8).permute(0, 3, 1, 2), mean, std)
 
 
 @torch.no_grad()
@@ -96,8 +112,15 @@ def describe_stage(stage: dict) -> dict:
         "wallTimeSeconds": round(stage["train_seconds"]),
         "finalEpoch": history[-1] if history else None,
     }
+    if cfg.get("ema_decay"):
+        described["schedule"] += (
+            f"; exported: an exponential moving average of the weights (decay {cfg['ema_decay']:g} per step), "
+            "its batch-norm statistics recomputed on the augmented training images"
+        )
     if "average_result" in stage:
         described["average"] = stage["average_result"]
+    if "ema_result" in stage:
+        described["movingAverage"] = stage["ema_result"]
     return described
 
 
@@ -125,17 +148,27 @@ def precision(cfg: dict) -> str:
     return "float32"
 
 
-def export_all(checkpoint: str, data_dir: str, cache_dir: str, chosen_after: str = "") -> dict:
+def augmentation(cfg: dict) -> str:
+    described = "random 32x32 crop from 4-pixel zero padding, horizontal flip"
+    if cfg.get("cutout"):
+        described += f", Cutout of a {cfg['cutout']}x{cfg['cutout']} square (clipped at the borders)"
+    return described
+
+
+def export_all(checkpoint: str, data_dir: str, cache_dir: str, recipe: Recipe, flip_tta: bool = False) -> dict:
     state = torch.load(checkpoint)
     cfg = state["config"]
     # Four decimals, as the training run rounded them; float32 noise would only clutter the card.
     mean, std = [round(float(v), 4) for v in state["mean"]], [round(float(v), 4) for v in state["std"]]
-    model = PyramidNet(cfg["depth"], cfg["alpha"])
-    model.load_state_dict(state["model"])
-    model.eval()
+    network = PyramidNet(cfg["depth"], cfg["alpha"])
+    network.load_state_dict(state["model"])
+    network.eval()
+    model = FlipAveraged(network).eval() if flip_tta else network
 
-    onnx_path = os.path.join(MODELS_DIR, f"{MODEL_NAME}.onnx")
-    torch.save(model.state_dict(), os.path.join(MODELS_DIR, f"{MODEL_NAME}.pt"))
+    out_dir = version_dir(recipe.version)
+    os.makedirs(out_dir, exist_ok=True)
+    onnx_path = os.path.join(out_dir, f"{MODEL_NAME}.onnx")
+    torch.save(network.state_dict(), os.path.join(out_dir, f"{MODEL_NAME}.pt"))
     torch.onnx.export(
         model,
         torch.zeros(1, 3, 32, 32),
@@ -152,18 +185,18 @@ def export_all(checkpoint: str, data_dir: str, cache_dir: str, chosen_after: str
     test_logits = logits_of(model, test_in)
     evaluation = accuracy_report(test_logits, test_y)
 
-    parity_dir = os.path.join(HERE, "work", "parity")
-    write_f32(os.path.join(parity_dir, "test_inputs.f32"), test_in)
-    write_f32(os.path.join(parity_dir, "test_logits.f32"), test_logits)
-    with open(os.path.join(parity_dir, "test_labels.json"), "w") as f:
+    write_f32(os.path.join(PARITY_DIR, "test_inputs.f32"), test_in)
+    write_f32(os.path.join(PARITY_DIR, "test_logits.f32"), test_logits)
+    with open(os.path.join(PARITY_DIR, "test_labels.json"), "w") as f:
         json.dump({"names": [str(n) for n in test_names], "labels": test_y.tolist()}, f)
 
     write_fixtures(data_dir, model, mean, std)
 
+    forward_passes = 2 if flip_tta else 1  # the card's MACs are what one image costs through the exported graph
     stages = [describe_stage(stage) for stage in state.get("stages", [])] + [describe_stage(state)]
     card = {
         "name": MODEL_NAME,
-        "version": MODEL_VERSION,
+        "version": recipe.version,
         "description": "PyramidNet trained from scratch on CIFAR-10 (32x32 RGB, 10 classes).",
         "file": os.path.basename(onnx_path),
         "sha256": sha256_of(onnx_path),
@@ -193,9 +226,9 @@ def export_all(checkpoint: str, data_dir: str, cache_dir: str, chosen_after: str
             "block": "basic: BN-conv3x3-BN-ReLU-conv3x3-BN, zero-padded identity shortcut",
             "depth": cfg["depth"],
             "alpha": int(cfg["alpha"]) if float(cfg["alpha"]).is_integer() else cfg["alpha"],  # 64, not 64.0
-            "parameters": int(sum(p.numel() for p in model.parameters())),
-            "macs": int(count_macs(model)),
-            "flops": int(2 * count_macs(model)),
+            "parameters": int(sum(p.numel() for p in network.parameters())),
+            "macs": int(forward_passes * count_macs(network)),
+            "flops": int(2 * forward_passes * count_macs(network)),
         },
         "training": {
             "data": "CIFAR-10 train.tar.gz: 50,000 JPEGs",
@@ -204,7 +237,7 @@ def export_all(checkpoint: str, data_dir: str, cache_dir: str, chosen_after: str
             "optimizer": "SGD, momentum 0.9, Nesterov",
             "weightDecay": cfg["weight_decay"],
             "labelSmoothing": cfg["label_smoothing"],
-            "augmentation": "random 32x32 crop from 4-pixel zero padding, horizontal flip",
+            "augmentation": augmentation(cfg),
             "seed": cfg["seed"],
             "wallTimeSeconds": sum(stage["wallTimeSeconds"] for stage in stages),
             "threads": 2,
@@ -215,13 +248,19 @@ def export_all(checkpoint: str, data_dir: str, cache_dir: str, chosen_after: str
         },
         "evaluation": {
             "dataset": "CIFAR-10 test.tar.gz: 5,000 JPEGs, 500 per class",
-            "protocol": protocol(len(stages), chosen_after),
+            "protocol": protocol(len(stages), recipe.chosen_after),
             "framework": "PyTorch, on the recipe's preprocessing",
             **evaluation,
         },
         "onnx": {"opset": 17, "dynamicBatch": True},
     }
-    with open(CARD_PATH, "w") as f:
+    if flip_tta:
+        card["testTimeAugmentation"] = {
+            "method": "each image and its horizontal mirror as one batch inside the ONNX graph, logits averaged",
+            "forwardPassesPerImage": forward_passes,
+            "macsPerForwardPass": int(count_macs(network)),
+        }
+    with open(os.path.join(out_dir, f"{MODEL_NAME}.json"), "w") as f:
         json.dump(card, f, indent=2)
         f.write("\n")
     print(f"exported {onnx_path} sha256 {card['sha256']}: top-1 {evaluation['top1']:.4f}, top-5 {evaluation['top5']:.4f}")
@@ -269,13 +308,12 @@ def write_fixtures(data_dir: str, model, mean, std) -> None:
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    from train import RECIPES, SHIPPED, checkpoint_path, recipe_work_dir
-
     p.add_argument("--recipe", choices=sorted(RECIPES), default=SHIPPED, help="the recipe that made the checkpoint")
     p.add_argument("--checkpoint", help="the last stage's (default: the recipe's)")
-    p.add_argument("--data-dir", default=os.path.join(REPO, "..", "shared", "data", "cifar10"))
+    p.add_argument("--data-dir", default=DATA_DIR)
+    p.add_argument("--flip-tta", action="store_true", help="average each image's and its mirror's logits in the graph")
     args = p.parse_args()
     recipe = RECIPES[args.recipe]
     checkpoint = args.checkpoint or checkpoint_path(recipe_work_dir(recipe), len(recipe.stages))
     torch.set_num_threads(2)
-    export_all(checkpoint, args.data_dir, os.path.join(HERE, "work", "cache"), chosen_after=recipe.chosen_after)
+    export_all(checkpoint, args.data_dir, os.path.join(WORK_ROOT, "cache"), recipe, flip_tta=args.flip_tta)

@@ -2,19 +2,27 @@
 
     /usr/bin/python3 models/train/train.py                   # the shipped model's recipe (or resume it), then export
     /usr/bin/python3 models/train/train.py --recipe staged   # the earlier three-stage recipe of the 1.0.0 model
+    /usr/bin/python3 models/train/train.py --recipe v120     # model 1.2.0's recipe (many sessions on 2 CPU cores)
     /usr/bin/python3 models/train/train.py --bench 20        # measure training images/s only
+
+The recipes themselves are in recipes.py, the paths in paths.py, the normalisation in data.py: train.py and
+export.py both import them, and neither imports the other at module level.
 
 A recipe names the network (depth, alpha), the seed, the precision and one or more stages. Stage 1 starts from
 random weights; every later stage is a warm restart from the stage before (a fresh optimizer and schedule on its
 weights). A stage either runs one cycle (warm-up, then decay to zero) and ends with its last weights, or holds a
 constant learning rate and ends with the average of its weights over its epochs (stochastic weight averaging,
-Izmailov et al. 2018), whose batch-norm statistics are then recomputed on the training images. Stage N checkpoints
+Izmailov et al. 2018), whose batch-norm statistics are then recomputed on the training images. A recipe may also
+keep an exponential moving average of the weights, updated every step and handed on (with batch-norm statistics of
+its own) instead of the last weights, and add Cutout to the crops and flips. Stage N checkpoints
 to <work>/stageN.pt and logs to <work>/stageN.log.jsonl, where <work> is the recipe's directory under
 models/train/work; a run starts at the latest stage that has a checkpoint, a finished stage is not run again, and
 an interrupted one resumes at its last epoch.
 
 The run is deterministic for a seed: the epoch's shuffle and augmentation come from generators seeded by
-(seed, epoch), so a resumed run draws the same batches the uninterrupted run would have drawn.
+(seed, epoch), so a resumed run draws the same batches the uninterrupted run would have drawn; the checkpoint holds
+the weights, the optimizer, the moving average or weight sum, and the history. `--epochs 3 --steps-per-epoch 3
+--stop-after-epoch 2` (with a small `--depth 8 --alpha 24`) make a smoke test of stop, resume and export in minutes.
 """
 from __future__ import annotations
 
@@ -24,100 +32,24 @@ import os
 import random
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from data import CLASSES, load_split  # noqa: E402
+from data import load_split, normalize  # noqa: E402
+from paths import DATA_DIR, checkpoint_path  # noqa: E402
 from pyramidnet import PyramidNet  # noqa: E402
-
-
-@dataclass(frozen=True)
-class Stage:
-    epochs: int
-    lr: float  # peak learning rate of a one-cycle stage; the constant one of an averaging stage
-    warmup: float = 0.0  # fraction of a one-cycle stage's steps spent warming up
-    average_from: int = 0  # 0: one cycle, ending with the last weights; N: constant lr, averaging epochs N..end
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """A whole training run, so that one name reproduces one model: its network, seed, precision and stages."""
-
-    stages: tuple[Stage, ...]
-    depth: int
-    alpha: float
-    seed: int
-    bf16: bool  # bfloat16 autocast in the training forward pass; weights, updates and evaluation stay fp32
-    work_subdir: str  # under models/train/work: "" for the staged recipe, whose checkpoints have always lived there
-    # Earlier results on the test images that this recipe was chosen after. The run itself can be blind and its
-    # figure still optimistic, so the model card's protocol says so.
-    chosen_after: str = ""
-
-
-# The 1.0.0 model's recipe. Each stage must finish within one 3-hour session on 2 CPU threads, because its checkpoints
-# do not outlive the machine. 30 epochs from scratch reached 87.8% on the test images; a second, gentler cycle (half the
-# peak learning rate) from those weights continued where the first stopped, as a longer single schedule would, and
-# reached 88.9%. A third cycle would gain less again, so the third stage averages instead (SWA): a constant 0.05, half
-# the second stage's peak, averaging the weights after epochs 2 to 16 so that the first epoch can leave the sharp point
-# the decay to zero ended in. Its rate and start were fixed from the paper before it ran, not swept; it was planned with
-# 24 epochs and cut to 16 after two, when this machine ran at half its earlier speed (110 images/s) and 24 no longer fit
-# a session. A constant rate makes the first 16 epochs the same either way, and no average had been evaluated when the
-# cut was made. A fourth stage was tried and left out: a one-cycle warm restart from the average (24 epochs, warm-up
-# over 10% to a peak of 0.05, linear decay to 0) ended at 88.70%, below the average's 89.08%, so another short restart
-# of this network does not pay; the next gain needs a longer single schedule or more width. An ensemble was tried and
-# not shipped: a second network, stage 1 alone with seed 20261122 (87.54%), averaged with this one by the mean of their
-# logits scored 89.76%, below the 90% its ship rule (fixed before it trained) asked for. A third (seed 20261123, 87.92%
-# alone), its ship rule fixed the same way, brought the three-member mean to 89.82% through HTTP, still below 90%, at
-# three times the inference cost. Code and checkpoints are on the `ensemble` branch.
-STAGED = Recipe(
-    stages=(
-        Stage(epochs=30, lr=0.2, warmup=0.15),
-        Stage(epochs=36, lr=0.1, warmup=0.1),
-        Stage(epochs=16, lr=0.05, average_from=2),
-    ),
-    depth=20,
-    alpha=48,
-    seed=20261121,
-    bf16=False,
-    work_subdir="",
-)
-# The shipped model's recipe (1.1.0), fixed before it ran: one long cycle of stage 1's settings (peak 0.2, warm-up 15%)
-# on a deeper and wider network, spread over two sessions through its per-epoch checkpoint. A single schedule of 80
-# epochs replaces the short warm restarts that stopped paying. bf16 autocast ran the 20/48 training step 1.8 times
-# faster on this CPU's AVX-512 BF16 units (278 against 152 images/s on synthetic batches); it trained 26/64 at
-# 248 images/s on average. Its last epoch's weights scored 90.28% through HTTP; no epoch was picked.
-LONG = Recipe(
-    stages=(Stage(epochs=80, lr=0.2, warmup=0.15),),
-    depth=26,
-    alpha=64,
-    seed=20261201,
-    bf16=True,
-    work_subdir="long",
-    chosen_after="three earlier attempts were scored on these test images (89.08%, 89.76% and 89.82%)",
-)
-RECIPES = {"staged": STAGED, "long": LONG}
-SHIPPED = "long"  # the recipe that made models/pyramidnet.onnx
-
-
-def recipe_work_dir(recipe: Recipe) -> str:
-    return os.path.join(HERE, "work", recipe.work_subdir)
-
-
-def checkpoint_path(work_dir: str, stage_number: int) -> str:
-    return os.path.join(work_dir, f"stage{stage_number}.pt")
+from recipes import RECIPES, SHIPPED, recipe_work_dir  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", default=os.path.join(REPO, "..", "shared", "data", "cifar10"))
+    p.add_argument("--data-dir", default=DATA_DIR)
     p.add_argument("--recipe", choices=sorted(RECIPES), default=SHIPPED, help=f"default: {SHIPPED}, the shipped model's")
     p.add_argument("--work-dir", help="checkpoints, logs and caches (default: the recipe's, under models/train/work)")
     p.add_argument("--stages", type=int, default=0, help="run the first N of the recipe's stages (default: all)")
@@ -125,19 +57,27 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--alpha", type=float, help="default: the recipe's")
     p.add_argument("--seed", type=int, help="default: the recipe's")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, help="bfloat16 autocast (default: the recipe's)")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int, help="default: the recipe's")
     p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--bench", type=int, default=0, help="time this many training steps of stage 1 and exit")
     p.add_argument("--no-export", action="store_true", help="stop after training")
+    # For a smoke test of checkpoint, resume, averaging and export in minutes; a run shortened by --epochs or
+    # --steps-per-epoch records that in its checkpoint's config, so it can never pass for (or resume) the real one.
+    p.add_argument("--epochs", type=int, help="smoke test: every stage this many epochs (default: the recipe's)")
+    p.add_argument("--steps-per-epoch", type=int, help="smoke test: this many steps per epoch (default: all images)")
+    p.add_argument("--stop-after-epoch", type=int, default=0, help="smoke test: exit after this epoch, as a stop would")
     args = p.parse_args()
     recipe = RECIPES[args.recipe]
-    for name in ("depth", "alpha", "seed", "bf16"):
+    for name in ("depth", "alpha", "seed", "bf16", "batch_size"):
         if getattr(args, name) is None:
             setattr(args, name, getattr(recipe, name))
+    args.cutout, args.ema_decay = recipe.cutout, recipe.ema_decay
     args.work_dir = args.work_dir or recipe_work_dir(recipe)
     args.stage_list = recipe.stages
+    if args.epochs:
+        args.stage_list = tuple(replace(stage, epochs=args.epochs) for stage in recipe.stages)
     args.stages = args.stages or len(args.stage_list)
     if not 1 <= args.stages <= len(args.stage_list):
         p.error(f"--stages must be between 1 and {len(args.stage_list)}")
@@ -151,13 +91,14 @@ def seed_everything(seed: int) -> None:
 
 
 class Augmenter:
-    """Random 32x32 crops from 4-pixel zero padding, and horizontal flips, done on whole batches."""
+    """Random 32x32 crops from 4-pixel zero padding, horizontal flips and optionally Cutout, on whole batches."""
 
-    def __init__(self, images_nchw_uint8: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> None:
+    def __init__(self, images_nchw_uint8: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, cutout: int = 0) -> None:
         self.padded = F.pad(images_nchw_uint8, (4, 4, 4, 4))
-        self.mean = mean.view(1, 3, 1, 1)
-        self.std = std.view(1, 3, 1, 1)
+        self.mean = mean
+        self.std = std
         self.base = torch.arange(32)
+        self.cutout = cutout
 
     def batch(self, idx: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         b = idx.numel()
@@ -168,12 +109,24 @@ class Augmenter:
         cols = (dx[:, None] + self.base)
         cols = torch.where(flip[:, None], cols.flip(1), cols)[:, None, None, :]
         crops = self.padded[idx[:, None, None, None], torch.arange(3)[None, :, None, None], rows, cols]
-        return normalize(crops, self.mean, self.std)
+        x = to_channels_last(normalize(crops, self.mean, self.std))
+        if self.cutout:
+            # Drawn after the crops and flips, so recipes without Cutout draw exactly what they always drew.
+            x = to_channels_last(x * self.cutout_mask(b, gen))
+        return x
+
+    def cutout_mask(self, b: int, gen: torch.Generator) -> torch.Tensor:
+        """Zero (the channel mean, after normalisation) over a square centred anywhere, clipped at the borders."""
+        cy = torch.randint(0, 32, (b,), generator=gen)[:, None]
+        cx = torch.randint(0, 32, (b,), generator=gen)[:, None]
+        top, left = cy - self.cutout // 2, cx - self.cutout // 2
+        in_rows = (self.base >= top) & (self.base < top + self.cutout)  # (b, 32)
+        in_cols = (self.base >= left) & (self.base < left + self.cutout)
+        return (~(in_rows[:, :, None] & in_cols[:, None, :])).float()[:, None, :, :]
 
 
-def normalize(images_nchw_uint8: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    x = images_nchw_uint8.float().div_(255.0)
-    return ((x - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)).contiguous(memory_format=torch.channels_last)
+def to_channels_last(x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last)
 
 
 def lr_at(step: int, total: int, peak: float, warmup_fraction: float) -> float:
@@ -207,6 +160,8 @@ def new_model(args: argparse.Namespace) -> nn.Module:
 class WeightAverage:
     """A running mean of a model's parameters; batch-norm statistics are recomputed for it at the end."""
 
+    key = "average"  # its state's and its result's names in the checkpoint
+
     def __init__(self, model: nn.Module) -> None:
         self.sum = {n: torch.zeros_like(p, dtype=torch.float64) for n, p in model.named_parameters()}
         self.count = 0
@@ -223,24 +178,70 @@ class WeightAverage:
     def load_state_dict(self, state: dict) -> None:
         self.sum, self.count = state["sum"], state["count"]
 
-    @torch.no_grad()
     def finish(self, model: nn.Module, data: "Data", args: argparse.Namespace, gen: torch.Generator) -> dict:
         """The averaged weights, with running BN statistics from one pass over the augmented training images."""
-        averaged = new_model(args)
-        averaged.load_state_dict(model.state_dict())
-        for n, p in averaged.named_parameters():
-            p.copy_((self.sum[n] / self.count).float())
-        # The average's activations differ from any iterate's, so its BN statistics must be its own: momentum=None
-        # makes each layer's running mean and variance an equal-weight average over the pass.
-        for m in averaged.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
-                m.reset_running_stats()
-                m.momentum = None
-        averaged.train()
-        order = torch.randperm(len(data.train_y), generator=gen)
-        for i in range(0, len(order), 500):
-            averaged(data.augment.batch(order[i : i + 500], gen))
-        return averaged.state_dict()
+        averaged = {n: (total / self.count).float() for n, total in self.sum.items()}
+        return with_own_bn_statistics(model, averaged, data, args, gen)
+
+    def describe(self) -> str:
+        return f"average of {self.count} epochs"
+
+    def summary(self) -> dict:
+        return {"epochsAveraged": self.count}
+
+
+class WeightEma:
+    """An exponential moving average of a model's parameters, updated after every step (Polyak averaging with
+    forgetting); like the SWA average, it gets batch-norm statistics of its own at the end."""
+
+    key = "ema"
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = {n: p.detach().clone() for n, p in model.named_parameters()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        for n, p in model.named_parameters():
+            self.shadow[n].mul_(self.decay).add_(p.detach(), alpha=1.0 - self.decay)
+
+    def state_dict(self) -> dict:
+        return {"shadow": self.shadow, "decay": self.decay}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.shadow, self.decay = state["shadow"], state["decay"]
+
+    def finish(self, model: nn.Module, data: "Data", args: argparse.Namespace, gen: torch.Generator) -> dict:
+        return with_own_bn_statistics(model, self.shadow, data, args, gen)
+
+    def describe(self) -> str:
+        return f"moving average (decay {self.decay:g})"
+
+    def summary(self) -> dict:
+        return {"decay": self.decay}
+
+
+@torch.no_grad()
+def with_own_bn_statistics(
+    model: nn.Module, parameters: dict, data: "Data", args: argparse.Namespace, gen: torch.Generator
+) -> dict:
+    """`model`'s state with `parameters` in place of its own and running BN statistics recomputed for them from one
+    pass over the augmented training images."""
+    averaged = new_model(args)
+    averaged.load_state_dict(model.state_dict())
+    for n, p in averaged.named_parameters():
+        p.copy_(parameters[n])
+    # The average's activations differ from any iterate's, so its BN statistics must be its own: momentum=None
+    # makes each layer's running mean and variance an equal-weight average over the pass.
+    for m in averaged.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None
+    averaged.train()
+    order = torch.randperm(len(data.train_y), generator=gen)
+    for i in range(0, len(order), 500):
+        averaged(data.augment.batch(order[i : i + 500], gen))
+    return averaged.state_dict()
 
 
 def evaluate_weights(args: argparse.Namespace, weights: dict, data: "Data"):
@@ -274,9 +275,9 @@ def load_data(args: argparse.Namespace) -> Data:
 
     train_t = torch.from_numpy(train_x).permute(0, 3, 1, 2).contiguous()
     return Data(
-        augment=Augmenter(train_t, mean, std),
+        augment=Augmenter(train_t, mean, std, args.cutout),
         train_y=torch.from_numpy(train_y),
-        test_in=normalize(torch.from_numpy(test_x).permute(0, 3, 1, 2), mean, std),
+        test_in=to_channels_last(normalize(torch.from_numpy(test_x).permute(0, 3, 1, 2), mean, std)),
         test_y=torch.from_numpy(test_y),
         mean=mean,
         std=std,
@@ -302,6 +303,13 @@ def stage_config(args: argparse.Namespace, number: int) -> dict:
     if stage.average_from:
         # Only averaging stages carry these keys, so checkpoints of one-cycle stages still match their configs.
         config.update(schedule="constant", average_from=stage.average_from)
+    # Likewise each of these keys only where it is set, so that the earlier recipes' checkpoints still match.
+    if args.cutout:
+        config["cutout"] = args.cutout
+    if args.ema_decay:
+        config["ema_decay"] = args.ema_decay
+    if args.steps_per_epoch:
+        config["steps_per_epoch"] = args.steps_per_epoch  # a smoke test's, never a real run's
     if number > 1:
         config["init_from"] = os.path.basename(checkpoint_path(args.work_dir, number - 1))
         config["init_from_epochs"] = sum(s.epochs for s in args.stage_list[: number - 1])
@@ -316,11 +324,16 @@ def run_stage(args: argparse.Namespace, number: int, data: Data) -> str:
     model = new_model(args)
     optimizer = build_optimizer(model, args.weight_decay)
     steps_per_epoch = len(data.train_y) // args.batch_size  # drop the ragged last batch: BN dislikes tiny ones
+    steps_per_epoch = config.get("steps_per_epoch", steps_per_epoch)
     total_steps = steps_per_epoch * config["epochs"]
     criterion = nn.CrossEntropyLoss(label_smoothing=args.label_smoothing)
 
     start_epoch, history, train_seconds, earlier_stages = 0, [], 0.0, []
     average = WeightAverage(model) if config.get("average_from") else None
+    ema = WeightEma(model, config["ema_decay"]) if config.get("ema_decay") else None
+    if average and ema:
+        raise SystemExit(f"stage {number} both averages its weights from epoch {config['average_from']} and keeps "
+                         "a moving average of them; a stage hands on one of the two, so set only one")
     if os.path.exists(ckpt_path) and not args.bench:
         state = torch.load(ckpt_path)
         if state["config"] != config:
@@ -334,13 +347,19 @@ def run_stage(args: argparse.Namespace, number: int, data: Data) -> str:
         earlier_stages = state.get("stages", [])
         if average:
             average.load_state_dict(state["average"])
+        if ema:
+            ema.load_state_dict(state["ema"])
         print(f"stage {number}: resumed after epoch {start_epoch}", flush=True)
     elif number > 1 and not args.bench:
         # The earlier stages' settings and results travel along, so the model card can tell the whole story.
         earlier = torch.load(checkpoint_path(args.work_dir, number - 1))
         model.load_state_dict(earlier["model"])
         earlier_stages = earlier.get("stages", []) + [
-            {key: earlier[key] for key in ("config", "history", "train_seconds", "average_result") if key in earlier}
+            {
+                key: earlier[key]
+                for key in ("config", "history", "train_seconds", "average_result", "ema_result")
+                if key in earlier
+            }
         ]
         print(f"stage {number}: warm restart from {config['init_from']}", flush=True)
 
@@ -362,9 +381,15 @@ def run_stage(args: argparse.Namespace, number: int, data: Data) -> str:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if ema:
+                ema.update(model)
             loss_sum += loss.item() * len(idx)
             correct += (logits.argmax(1) == y).sum().item()
             seen += len(idx)
+            if (i + 1) % 20 == 0 and not args.bench:
+                # A long epoch on a shared machine: the speed so far, to stdout only (the log keeps whole epochs).
+                rate = seen / (time.time() - t_epoch)
+                print(f"  epoch {epoch + 1} step {i + 1}/{steps_per_epoch}: {rate:.1f} img/s", flush=True)
             if args.bench and i + 1 >= args.bench:
                 rate = seen / (time.time() - t_epoch)
                 print(f"bench: depth={args.depth} alpha={args.alpha} batch={args.batch_size}: {rate:.0f} images/s")
@@ -405,17 +430,23 @@ def run_stage(args: argparse.Namespace, number: int, data: Data) -> str:
             "mean": data.mean.tolist(),
             "std": data.std.tolist(),
         }
-        if average:
-            state.update(iterate=model.state_dict(), average=average.state_dict())
+        averager = ema or average
+        if averager:
+            # What the stage hands on at its end (and export ships) is the average, never the last iterate, whose
+            # test accuracy is in the log for the record only.
+            state.update({"iterate": model.state_dict(), averager.key: averager.state_dict()})
             if epoch + 1 == config["epochs"]:
-                state["model"] = average.finish(model, data, args, gen)
+                state["model"] = averager.finish(model, data, args, gen)
                 _, averaged_acc = evaluate_weights(args, state["model"], data)
-                print(f"stage {number}: average of {average.count} epochs: test {averaged_acc:.4f}", flush=True)
-                state["average_result"] = {"epochsAveraged": average.count, "test_acc": round(averaged_acc, 4)}
+                print(f"stage {number}: {averager.describe()}: test {averaged_acc:.4f}", flush=True)
+                state[f"{averager.key}_result"] = {**averager.summary(), "test_acc": round(averaged_acc, 4)}
                 with open(log_path, "a") as f:
-                    f.write(json.dumps(state["average_result"]) + "\n")
+                    f.write(json.dumps(state[f"{averager.key}_result"]) + "\n")
         torch.save(state, ckpt_path + ".tmp")
         os.replace(ckpt_path + ".tmp", ckpt_path)
+        if epoch + 1 == args.stop_after_epoch:
+            print(f"stage {number}: stopped after epoch {epoch + 1} (--stop-after-epoch)", flush=True)
+            raise SystemExit(0)
     return ckpt_path
 
 
@@ -435,11 +466,12 @@ def main() -> None:
     if not args.no_export:
         from export import export_all
 
+        recipe = RECIPES[args.recipe]
         export_all(
             checkpoint_path(args.work_dir, args.stages),
             args.data_dir,
             os.path.join(args.work_dir, "cache"),
-            chosen_after=RECIPES[args.recipe].chosen_after,
+            recipe=recipe,
         )
 
 

@@ -4,8 +4,7 @@
 #   sh scripts/image/prune-runtime-deps.sh <node_modules> [arch]
 #
 # arch is Node's process.arch (x64, arm64) and defaults to the running node's, so inside `docker build
-# --platform linux/arm64` it keeps the arm64 binaries. Used by the Dockerfile's deps stage and by the
-# pod-parity test, so the image and the test prune alike.
+# --platform linux/arm64` it keeps the arm64 binaries. Used by the Dockerfile's deps stage.
 #
 # onnxruntime-node bundles ONNX Runtime for every platform (about 290 MB); the container needs one directory.
 # sharp's prebuilt libvips comes as per-platform optional packages (@img/sharp-<platform>); npm skips most by

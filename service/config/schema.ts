@@ -9,6 +9,13 @@
  *
  * This module must stay free of runtime dependencies (no express, sharp, onnxruntime): infra/ imports it.
  */
+import {
+  VERSION_PATTERN,
+  VERSION_POLICY_SYNTAX,
+  parseVersionPolicy,
+  renderVersionPolicy,
+  type VersionPolicy,
+} from "./version-policy";
 
 /** How one environment variable is read. */
 export interface VariableSpec<T> {
@@ -114,11 +121,25 @@ function list(name: string, description: string): VariableSpec<readonly string[]
   };
 }
 
+function versionPolicy(name: string, defaultValue: VersionPolicy, description: string): VariableSpec<VersionPolicy> {
+  return {
+    name,
+    default: defaultValue,
+    description,
+    allowed: VERSION_POLICY_SYNTAX,
+    parse: parseVersionPolicy,
+    render: renderVersionPolicy,
+  };
+}
+
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 export const GRAPH_OPTIMIZATION_LEVELS = ["disabled", "basic", "extended", "all"] as const;
 
 /** RFC 1123 label, as Kubernetes names namespaces. */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+/** A model's directory name: no path separators, never "." or "..". */
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 const MiB = 1024 * 1024;
 
@@ -138,11 +159,29 @@ export const CONFIG_SCHEMA = {
     65535,
     "TCP port the gRPC server listens on (on CLASSIFIER_HOST), when CLASSIFIER_GRPC_ENABLED.",
   ),
-  modelPath: text("CLASSIFIER_MODEL_PATH", "models/pyramidnet.onnx", "Path of the ONNX model file."),
-  modelCardPath: text(
-    "CLASSIFIER_MODEL_CARD_PATH",
-    "models/pyramidnet.json",
-    "Path of the model card: labels, preprocessing and the model's sha256.",
+  modelRepository: text(
+    "CLASSIFIER_MODEL_REPOSITORY",
+    "models",
+    "Directory of the model repository: <model>/<version>/ holds each version's ONNX file and its model card.",
+  ),
+  modelName: text(
+    "CLASSIFIER_MODEL_NAME",
+    "pyramidnet",
+    "Model served: the directory under the repository, and the model card's name.",
+    MODEL_NAME,
+    "a model name: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+  ),
+  modelVersion: text(
+    "CLASSIFIER_MODEL_VERSION",
+    "1.1.0",
+    "Default version: the one that answers when a request names none; must be among the loaded versions.",
+    VERSION_PATTERN,
+    "a version MAJOR.MINOR.PATCH, such as 1.1.0",
+  ),
+  modelVersionPolicy: versionPolicy(
+    "CLASSIFIER_MODEL_VERSION_POLICY",
+    { kind: "latest", count: 1 },
+    "Versions loaded, as Triton's version_policy: the newest N, all, or a list; each is checked and warmed up before readiness.",
   ),
   logLevel: oneOf("CLASSIFIER_LOG_LEVEL", "info", LOG_LEVELS, "Minimum level of the JSON log lines."),
   // Any DNS label, not a list of known names: the service only logs it, and the charts name their environments.
@@ -334,6 +373,15 @@ function crossFieldProblems(config: Config): ConfigProblem[] {
       variable: CONFIG_SCHEMA.maxQueue.name,
       value: String(config.maxQueue),
       allowed: `at least ${CONFIG_SCHEMA.maxBatchFiles.name} (${config.maxBatchFiles})`,
+    });
+  }
+  const policy = config.modelVersionPolicy;
+  if (policy.kind === "specific" && !policy.versions.includes(config.modelVersion)) {
+    // The default version must be loaded; for latest:N and all only the repository's contents can tell (at start).
+    problems.push({
+      variable: CONFIG_SCHEMA.modelVersion.name,
+      value: config.modelVersion,
+      allowed: `one of the versions ${CONFIG_SCHEMA.modelVersionPolicy.name} loads (${policy.versions.join(", ")})`,
     });
   }
   return problems;

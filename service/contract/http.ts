@@ -48,3 +48,13 @@ const TOP_K_DEFAULT = 5;
 export function topKRange(labels: readonly string[]): { readonly min: 1; readonly max: number; readonly default: number } {
   return { min: 1, max: labels.length, default: Math.min(TOP_K_DEFAULT, labels.length) };
 }
+
+/**
+ * How a client picks a model version and learns which one answered: the query parameter of /predict and
+ * /predict/batch, and the response header on every prediction (any protocol). Infra's canary routing and the
+ * release checks read the same names.
+ */
+export const MODEL_VERSION_CONTRACT = {
+  queryParameter: "model_version",
+  responseHeader: "X-Model-Version",
+} as const;

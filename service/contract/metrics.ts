@@ -28,6 +28,8 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 const STAGE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const;
 const HTTP_LABELS = ["method", "route", "status_code"] as const;
 const GRPC_LABELS = ["method", "code"] as const;
+/** Which loaded version of the model did the work: every prediction metric carries it. */
+const MODEL_VERSION = "model_version";
 
 /** Keys are the fields of the `Metrics` object the service records with. */
 export const METRIC_DEFINITIONS = {
@@ -62,41 +64,41 @@ export const METRIC_DEFINITIONS = {
   predictionsTotal: {
     name: "predictions_total",
     type: "counter",
-    help: 'Images classified, by model and outcome ("success" or the failure kind).',
-    labels: ["model_name", "status"],
+    help: 'Images classified, by model, version and outcome ("success" or the failure kind).',
+    labels: ["model_name", MODEL_VERSION, "status"],
   },
   /** One per classify call (a /predict request, a /predict/batch request, a tensor batch). */
   predictionLatency: {
     name: "prediction_latency_seconds",
     type: "histogram",
     help: "Time to classify one request's images (decode, queue, inference, postprocess), in seconds.",
-    labels: ["model_name"],
+    labels: ["model_name", MODEL_VERSION],
     buckets: LATENCY_BUCKETS,
   },
   stageDuration: {
     name: "pipeline_stage_duration_seconds",
     type: "histogram",
     help: "Time spent in each pipeline stage, in seconds: decode per image, batcher per image, inference per batch, postprocess per batch.",
-    labels: ["stage"],
+    labels: [MODEL_VERSION, "stage"],
     buckets: STAGE_BUCKETS,
   },
   predictedClassTotal: {
     name: "predicted_class_total",
     type: "counter",
-    help: "Top-1 predictions by label; a shift in this mix can reveal input drift.",
-    labels: ["label"],
+    help: "Top-1 predictions by version and label; a shift in this mix can reveal input drift.",
+    labels: [MODEL_VERSION, "label"],
   },
   predictionConfidence: {
     name: "prediction_confidence",
     type: "histogram",
-    help: "Softmax probability of the top-1 class.",
-    labels: [],
+    help: "Softmax probability of the top-1 class, by version.",
+    labels: [MODEL_VERSION],
     buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99],
   },
   modelInfo: {
     name: "model_info",
     type: "gauge",
-    help: "The model being served (always 1), labelled with its name, version and sha256.",
+    help: "The model versions being served (always 1), one series per loaded version, labelled with its name, version and sha256.",
     labels: ["name", "version", "sha256"],
   },
   inflightRequests: {
@@ -108,22 +110,22 @@ export const METRIC_DEFINITIONS = {
   batchSize: {
     name: "inference_batch_size",
     type: "histogram",
-    help: "Images per ONNX Runtime run.",
-    labels: [],
+    help: "Images per ONNX Runtime run, by version (each version has its own batcher).",
+    labels: [MODEL_VERSION],
     buckets: "batch-sizes",
   },
   queueWait: {
     name: "inference_queue_wait_seconds",
     type: "histogram",
-    help: "Time an image waited in the batcher's queue before its inference started, in seconds.",
-    labels: [],
+    help: "Time an image waited in its version's batcher queue before its inference started, in seconds.",
+    labels: [MODEL_VERSION],
     buckets: STAGE_BUCKETS,
   },
   queueDepth: {
     name: "inference_queue_depth",
     type: "gauge",
-    help: "Images waiting in the batcher's queue.",
-    labels: [],
+    help: "Images waiting in each version's batcher queue.",
+    labels: [MODEL_VERSION],
   },
 } as const satisfies Readonly<Record<string, MetricDefinition>>;
 

@@ -26,9 +26,11 @@ const ROUTE_MODULES: readonly RouteModule[] = [healthRoutes, metricsRoutes, docs
 
 export function createApp(deps: AppDependencies): Express {
   const { config, metrics, logger, lifecycle, concurrency } = deps;
-  const described = { config, model: deps.pipeline.model };
+  const pipeline = deps.models.default;
+  const described = { config, model: pipeline.model, versions: deps.models.loaded };
   const context: RouteContext = {
     ...deps,
+    pipeline,
     predictionGuards: predictionGuards({ config, lifecycle, concurrency }),
     openApiDocument: buildOpenApiDocument(described, ROUTE_MODULES.map((module) => module.openApi(described))),
   };

@@ -13,6 +13,7 @@ import type { ConcurrencyLimit } from "../lifecycle/concurrency-limit";
 import type { Lifecycle } from "../lifecycle/lifecycle";
 import { SANE_REQUEST_ID } from "../contract/http";
 import { UNMATCHED_ROUTE, type Metrics } from "../metrics/metrics";
+import { HEADER_LENGTH_HEADER } from "../protocols/v2/binary-body";
 import { HttpProblem } from "./errors";
 
 declare global {
@@ -111,7 +112,8 @@ export function corsFor(origins: readonly string[]): RequestHandler | undefined 
   return cors({
     origin: origins.includes("*") ? "*" : [...origins],
     methods: ["GET", "HEAD", "POST", "OPTIONS"],
-    exposedHeaders: ["X-Request-Id", "Retry-After"],
+    // A browser client of the binary tensor data extension needs the JSON's size to split the answer.
+    exposedHeaders: ["X-Request-Id", "Retry-After", HEADER_LENGTH_HEADER],
     maxAge: 600,
   });
 }

@@ -10,10 +10,12 @@ import type { ConcurrencyLimit } from "../lifecycle/concurrency-limit";
 import type { Lifecycle } from "../lifecycle/lifecycle";
 import type { Metrics } from "../metrics/metrics";
 import type { InferencePipeline, ModelDescription } from "../pipeline/classifier";
+import type { ModelVersions } from "../pipeline/model-versions";
 
 /** Everything the HTTP layer is built from, passed in (createApp does not construct any of it). */
 export interface AppDependencies {
-  readonly pipeline: InferencePipeline;
+  /** The loaded versions of the model, each with its own pipeline. */
+  readonly models: ModelVersions;
   readonly config: Config;
   readonly metrics: Metrics;
   readonly logger: Logger;
@@ -24,6 +26,8 @@ export interface AppDependencies {
 
 /** What every router gets: the dependencies, the one shared chain of prediction guards, and the API document. */
 export interface RouteContext extends AppDependencies {
+  /** The default version's pipeline (models.default), for routes that serve only it. */
+  readonly pipeline: InferencePipeline;
   /**
    * Readiness, rate limit and concurrency limit, in that order: put them before any prediction handler, so
    * every protocol shares one concurrency budget and one rate limit per client.
@@ -41,7 +45,10 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
 /** What an OpenAPI fragment may depend on: the limits in force and the model being served. */
 export interface OpenApiContext {
   readonly config: Config;
+  /** The default version's description. */
   readonly model: ModelDescription;
+  /** Every loaded version, the default among them. */
+  readonly versions: readonly string[];
 }
 
 /** One route module's part of the OpenAPI document; the assembler merges them (names must not collide). */

@@ -33,8 +33,6 @@ export type Metrics = { readonly registry: Registry } & { readonly [K in MetricK
 export interface MetricsOptions {
   /** Collect prom-client's default process metrics (CPU, memory, event loop lag, ...). @default true */
   readonly processMetrics?: boolean;
-  /** Pre-creates one series per label, so dashboards show zeros instead of gaps. @default [] */
-  readonly labels?: readonly string[];
   /** Largest batch the batcher may form, for the batch size buckets. @default 32 */
   readonly maxBatchSize?: number;
 }
@@ -54,9 +52,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   // Each entry was built from its own definition's type and labels, which is what the mapped type states.
   const metrics = { registry, ...instruments } as unknown as Metrics;
 
-  for (const stage of PIPELINE_STAGES) metrics.stageDuration.zero({ stage });
-  for (const label of options.labels ?? []) metrics.predictedClassTotal.inc({ label }, 0);
-  metrics.queueDepth.set(0);
+  // Per-version series (stages, labels, queue depth) are pre-created by each version's pipeline.
   metrics.inflightRequests.set(0);
   return metrics;
 }

@@ -1,5 +1,5 @@
 /**
- * The model card (models/pyramidnet.json): what the ONNX file is, its sha256, its labels, and exactly how an
+ * The model card (models/<model>/<version>/<model>.json): what the ONNX file is, its sha256, its labels, and exactly how an
  * image becomes its input tensor. The service reads every preprocessing choice from here, never from code, so
  * a retrained model with another normalisation or size needs no code change.
  */
@@ -63,6 +63,8 @@ export interface ModelCard {
   readonly version: string;
   readonly description: string;
   readonly sha256: string;
+  /** The ONNX file's name, beside the card in its version's directory. @default "<name>.onnx" */
+  readonly file: string;
   readonly labels: readonly string[];
   /** NCHW float32, shape [-1, 3, height, width]. */
   readonly input: TensorSpec;
@@ -124,6 +126,9 @@ export function parseModelCard(json: unknown, path = "<model card>"): ModelCard 
   const sha256 = str(root, "sha256", "sha256").toLowerCase();
   if (!/^[0-9a-f]{64}$/.test(sha256)) fail("sha256", "64 hexadecimal digits");
 
+  const file = root["file"] === undefined ? `${name}.onnx` : str(root, "file", "file");
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*\.onnx$/.test(file)) fail("file", "a file name ending in .onnx, without a directory");
+
   const labels = root["labels"];
   if (!Array.isArray(labels) || labels.length < 2 || !labels.every((l) => typeof l === "string" && l.length > 0)) {
     fail("labels", "an array of at least 2 non-empty strings");
@@ -183,6 +188,7 @@ export function parseModelCard(json: unknown, path = "<model card>"): ModelCard 
     version,
     description: typeof root["description"] === "string" ? root["description"] : "",
     sha256,
+    file,
     labels: labelList,
     input,
     output,

@@ -197,7 +197,16 @@ async function readModelFile(modelPath: string): Promise<Uint8Array> {
   }
 }
 
+/**
+ * ONNX Runtime 1.30 reads no session option for telemetry, only this variable, from the process environment when
+ * the worker first loads it. Off because the service never sends it anywhere, and because on a read-only root
+ * filesystem ONNX Runtime otherwise warns at every start that it cannot persist a telemetry device id.
+ */
+const ORT_TELEMETRY_SWITCH = { name: "ORT_DISABLE_TELEMETRY", value: "1" } as const;
+
 function startWorker(init: WorkerInit): Worker {
+  // Set in the main thread: a worker's process.env is its own copy, but the native library reads the real one.
+  process.env[ORT_TELEMETRY_SWITCH.name] = ORT_TELEMETRY_SWITCH.value;
   // Compiled, the worker is a .js file beside this one; under ts-jest or ts-node it is the .ts source.
   const extension = path.extname(__filename);
   const file = path.join(__dirname, `onnx-worker${extension}`);

@@ -23,6 +23,8 @@ export interface BatcherOptions {
   /** Most images waiting at once. */
   readonly maxQueue: number;
   readonly metrics: Pick<Metrics, "batchSize" | "queueWait" | "queueDepth" | "stageDuration">;
+  /** The model version this batcher runs, the `model_version` label of its metrics. */
+  readonly modelVersion: string;
   /** Monotonic clock in milliseconds. @default performance.now */
   readonly now?: () => number;
 }
@@ -62,11 +64,16 @@ export class DynamicBatcher {
 
   constructor(private readonly options: BatcherOptions) {
     this.now = options.now ?? (() => performance.now());
+    this.reportDepth();
   }
 
   /** Images waiting for a batch. */
   get depth(): number {
     return this.queue.length;
+  }
+
+  private reportDepth(): void {
+    this.options.metrics.queueDepth.set({ model_version: this.options.modelVersion }, this.queue.length);
   }
 
   /**
@@ -103,7 +110,7 @@ export class DynamicBatcher {
         ticket.cleanup.push(() => signal.removeEventListener("abort", onAbort));
       }
       tensors.forEach((tensor, index) => this.queue.push({ ticket, index, tensor, enqueuedAt: now }));
-      this.options.metrics.queueDepth.set(this.queue.length);
+      this.reportDepth();
       this.schedule();
     });
   }
@@ -133,12 +140,12 @@ export class DynamicBatcher {
       while (count < maxBatchSize && count < this.queue.length && this.queue[count].ticket === first) count++;
     }
     const batch = this.queue.splice(0, count);
-    this.options.metrics.queueDepth.set(this.queue.length);
+    this.reportDepth();
     return batch;
   }
 
   private async runBatch(images: QueuedImage[]): Promise<void> {
-    const { model, itemSize, classes, metrics } = this.options;
+    const { model, itemSize, classes, metrics, modelVersion: model_version } = this.options;
     this.running = true;
     const started = this.now();
     const n = images.length;
@@ -146,14 +153,14 @@ export class DynamicBatcher {
     images.forEach((image, i) => {
       image.ticket.queued--;
       const waitSeconds = (started - image.enqueuedAt) / 1000;
-      metrics.queueWait.observe(waitSeconds);
-      metrics.stageDuration.observe({ stage: "batcher" }, waitSeconds);
+      metrics.queueWait.observe({ model_version }, waitSeconds);
+      metrics.stageDuration.observe({ model_version, stage: "batcher" }, waitSeconds);
       batch.set(image.tensor, i * itemSize);
     });
-    metrics.batchSize.observe(n);
+    metrics.batchSize.observe({ model_version }, n);
     try {
       const logits = await model.run(batch, n);
-      metrics.stageDuration.observe({ stage: "inference" }, (this.now() - started) / 1000);
+      metrics.stageDuration.observe({ model_version, stage: "inference" }, (this.now() - started) / 1000);
       images.forEach((image, i) => this.deliver(image, logits.subarray(i * classes, (i + 1) * classes)));
     } catch (error) {
       const failure = inferenceFailed(error);
@@ -186,7 +193,7 @@ export class DynamicBatcher {
     if (ticket.queued > 0) {
       this.queue = this.queue.filter((image) => image.ticket !== ticket);
       ticket.queued = 0;
-      this.options.metrics.queueDepth.set(this.queue.length);
+      this.reportDepth();
     }
   }
 }

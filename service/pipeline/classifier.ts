@@ -3,7 +3,7 @@
  * HTTP: /predict, /predict/batch and the Open Inference Protocol all call it, and share its queue and limits.
  */
 import type { Config } from "../config/schema";
-import type { Metrics } from "../metrics/metrics";
+import { PIPELINE_STAGES, type Metrics } from "../metrics/metrics";
 import type { ModelCard } from "../model/card";
 import type { InferenceModel } from "../model/onnx-model";
 import { DynamicBatcher } from "./batcher";
@@ -65,6 +65,8 @@ export class InferencePipeline {
   private readonly batcher: DynamicBatcher;
   private readonly itemSize: number;
   private readonly now: () => number;
+  /** The labels of this version's prediction metrics. */
+  private readonly modelLabels: { readonly model_name: string; readonly model_version: string };
 
   constructor(private readonly options: PipelineOptions) {
     const { card, config, metrics, model } = options;
@@ -78,7 +80,16 @@ export class InferencePipeline {
       input: { name: card.input.name, shape: card.input.shape },
       output: { name: card.output.name, shape: card.output.shape },
     };
+    this.modelLabels = { model_name: card.name, model_version: card.version };
     this.itemSize = card.input.shape.slice(1).reduce((a, b) => a * b, 1);
+    // Series that exist before the first request, so dashboards show this version's zeros instead of gaps.
+    const model_version = card.version;
+    for (const stage of PIPELINE_STAGES) metrics.stageDuration.zero({ model_version, stage });
+    metrics.predictionLatency.zero(this.modelLabels);
+    metrics.predictionConfidence.zero({ model_version });
+    metrics.batchSize.zero({ model_version });
+    metrics.queueWait.zero({ model_version });
+    for (const label of card.labels) metrics.predictedClassTotal.inc({ model_version, label }, 0);
     this.decoder = options.decoder ?? createDecoder({ card, maxImagePixels: config.maxImagePixels });
     this.batcher = new DynamicBatcher({
       model,
@@ -89,6 +100,7 @@ export class InferencePipeline {
       maxDelayMs: config.batchMaxDelayMs,
       maxQueue: config.maxQueue,
       metrics,
+      modelVersion: card.version,
       now: this.now,
     });
   }
@@ -161,7 +173,7 @@ export class InferencePipeline {
     } catch (error) {
       return isPipelineError(error) ? error : inferenceFailed(error);
     } finally {
-      this.options.metrics.stageDuration.observe({ stage: "decode" }, (this.now() - started) / 1000);
+      this.options.metrics.stageDuration.observe({ model_version: this.model.version, stage: "decode" }, (this.now() - started) / 1000);
     }
   }
 
@@ -172,7 +184,7 @@ export class InferencePipeline {
     } catch (error) {
       throw inferenceFailed(error);
     } finally {
-      this.options.metrics.stageDuration.observe({ stage: "postprocess" }, (this.now() - started) / 1000);
+      this.options.metrics.stageDuration.observe({ model_version: this.model.version, stage: "postprocess" }, (this.now() - started) / 1000);
     }
   }
 
@@ -181,26 +193,26 @@ export class InferencePipeline {
     const { metrics } = this.options;
     try {
       const result = await withDeadline(work(), options.deadline - started, options.signal);
-      metrics.predictionLatency.observe({ model_name: this.model.name }, (this.now() - started) / 1000);
+      metrics.predictionLatency.observe(this.modelLabels, (this.now() - started) / 1000);
       return result;
     } catch (error) {
       const failure = isPipelineError(error) ? error : inferenceFailed(error);
-      metrics.predictionsTotal.inc({ model_name: this.model.name, status: failure.kind }, images);
+      metrics.predictionsTotal.inc({ ...this.modelLabels, status: failure.kind }, images);
       throw failure;
     }
   }
 
   private count(outcomes: readonly ImageOutcome[]): void {
     const { metrics } = this.options;
-    const model_name = this.model.name;
+    const labels = this.modelLabels;
     for (const outcome of outcomes) {
       if (outcome.ok) {
         const { prediction } = outcome.classification;
-        metrics.predictionsTotal.inc({ model_name, status: "success" });
-        metrics.predictedClassTotal.inc({ label: prediction.label });
-        metrics.predictionConfidence.observe(prediction.confidence);
+        metrics.predictionsTotal.inc({ ...labels, status: "success" });
+        metrics.predictedClassTotal.inc({ model_version: labels.model_version, label: prediction.label });
+        metrics.predictionConfidence.observe({ model_version: labels.model_version }, prediction.confidence);
       } else {
-        metrics.predictionsTotal.inc({ model_name, status: outcome.error.kind });
+        metrics.predictionsTotal.inc({ ...labels, status: outcome.error.kind });
       }
     }
   }

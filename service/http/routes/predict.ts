@@ -1,38 +1,46 @@
 /**
- * POST /predict and POST /predict/batch: adapt multipart uploads to InferencePipeline calls and its results to
- * the JSON contract. No inference logic lives here.
+ * POST /predict and POST /predict/batch: adapt multipart uploads to the InferencePipeline of the version asked
+ * for (`model_version`, the default when absent) and its results to the JSON contract, naming the version that
+ * served in the body and the X-Model-Version header. No inference logic lives here.
  */
 import { Router, type Request, type RequestHandler } from "express";
-import { topKRange } from "../../contract/http";
+import { MODEL_VERSION_CONTRACT, topKRange } from "../../contract/http";
+import type { InferencePipeline } from "../../pipeline/classifier";
 import type { Classification } from "../../pipeline/postprocess";
 import { HttpProblem, methodNotAllowed, toProblem } from "../errors";
-import { classifyOptions } from "../handlers";
+import { announceVersion, classifyOptions, pipelineOf } from "../handlers";
 import { errorResponse, requestIdHeader, responseRef, schemaRef } from "../openapi-components";
 import type { Json, OpenApiContext, OpenApiFragment, RouteContext, RouteModule } from "../route-context";
 import { multiImageUpload, singleImageUpload } from "../upload";
 
-function predictRouter({ pipeline, config, predictionGuards }: RouteContext): Router {
+function predictRouter({ models, config, predictionGuards }: RouteContext): Router {
   const router = Router();
-  const topKOf = topKParser(topKRange(pipeline.model.labels));
-  // top_k is checked before the upload is read, so a bad query costs the client no upload.
-  const checkTopK: RequestHandler = (req, _res, next) => {
-    topKOf(req);
+  const topKOfVersion = new Map(models.pipelines.map((p) => [p, topKParser(topKRange(p.model.labels))]));
+  /** The version a request asks for (the default when it names none), and its top_k. */
+  const targetOf = (req: Request) => {
+    const pipeline = pipelineOf(models, requestedVersion(req));
+    const topKOf = topKOfVersion.get(pipeline);
+    if (topKOf === undefined) throw new Error(`no top_k parser for ${pipeline.model.version}`);
+    return { pipeline, topK: topKOf(req) };
+  };
+  // The version and top_k are checked before the upload is read, so a bad query costs the client no upload.
+  const checkTarget: RequestHandler = (req, res, next) => {
+    announceVersion(res, targetOf(req).pipeline);
     next();
   };
-  const guards = [...predictionGuards, checkTopK];
-  const model = { name: pipeline.model.name, version: pipeline.model.version };
+  const guards = [...predictionGuards, checkTarget];
 
   router
     .route("/predict")
     .post(...guards, ...singleImageUpload(config), async (req, res) => {
-      const topK = topKOf(req);
+      const { pipeline, topK } = targetOf(req);
       const file = req.file;
       if (file === undefined) throw missingFile("file");
       const started = performance.now();
       const classification = await pipeline.classifyImage(file.buffer, classifyOptions(res, topK, config.predictionTimeoutMs));
       res.json({
         ...toJson(classification),
-        model,
+        model: modelOf(pipeline),
         latency_ms: Math.round((performance.now() - started) * 100) / 100,
       });
     })
@@ -41,7 +49,7 @@ function predictRouter({ pipeline, config, predictionGuards }: RouteContext): Ro
   router
     .route("/predict/batch")
     .post(...guards, ...multiImageUpload(config), async (req, res) => {
-      const topK = topKOf(req);
+      const { pipeline, topK } = targetOf(req);
       const files = Array.isArray(req.files) ? req.files : [];
       if (files.length === 0) throw missingFile("files");
       const started = performance.now();
@@ -56,13 +64,25 @@ function predictRouter({ pipeline, config, predictionGuards }: RouteContext): Ro
           const { code, message } = toProblem(outcome.error);
           return { filename, error: { code, message } };
         }),
-        model,
+        model: modelOf(pipeline),
         latency_ms: Math.round((performance.now() - started) * 100) / 100,
       });
     })
     .all(methodNotAllowed(["POST"]));
 
   return router;
+}
+
+/** The model_version query parameter; undefined (the default version) when absent or empty. */
+function requestedVersion(req: Request): string | undefined {
+  const raw = req.query[MODEL_VERSION_CONTRACT.queryParameter];
+  if (raw === undefined || raw === "") return undefined;
+  // A repeated parameter is no version; it answers as an unknown one.
+  return typeof raw === "string" ? raw : JSON.stringify(raw);
+}
+
+function modelOf(pipeline: InferencePipeline): { name: string; version: string } {
+  return { name: pipeline.model.name, version: pipeline.model.version };
 }
 
 /** top_k from the query string: an integer from 1 to the class count, the range's default when absent. */
@@ -92,10 +112,11 @@ function toJson(classification: Classification) {
 
 const IMAGE_FORMATS = "JPEG, PNG, WebP, GIF (first frame), TIFF or AVIF.";
 
-function predictOpenApi({ config, model }: OpenApiContext): OpenApiFragment {
+function predictOpenApi({ config, model, versions }: OpenApiContext): OpenApiFragment {
   const range = topKRange(model.labels);
   const predictionErrors = {
     "400": responseRef("BadRequest"),
+    "404": responseRef("UnknownModelVersion"),
     "405": responseRef("MethodNotAllowed"),
     "413": responseRef("PayloadTooLarge"),
     "429": responseRef("TooManyRequests"),
@@ -110,6 +131,16 @@ function predictOpenApi({ config, model }: OpenApiContext): OpenApiFragment {
     description: "How many classes to return, most probable first.",
     schema: { type: "integer", minimum: range.min, maximum: range.max, default: range.default },
   };
+  const modelVersion = {
+    name: MODEL_VERSION_CONTRACT.queryParameter,
+    in: "query",
+    required: false,
+    description:
+      `Model version to classify with; absent, the default (${model.version}). A version the repository holds but this ` +
+      "server does not load, or an unknown one, answers 404 (with different codes).",
+    schema: { type: "string", enum: [...versions], default: model.version },
+  };
+  const servedBy = { [MODEL_VERSION_CONTRACT.responseHeader]: { description: "The model version that served the request.", schema: { type: "string" } } };
   const classIndex = { type: "integer", minimum: 0, maximum: model.labels.length - 1 };
   return {
     paths: {
@@ -118,10 +149,10 @@ function predictOpenApi({ config, model }: OpenApiContext): OpenApiFragment {
           tags: ["prediction"],
           summary: "Classify one image",
           operationId: "predict",
-          parameters: [topK],
+          parameters: [topK, modelVersion],
           requestBody: multipartUpload("file", { type: "string", format: "binary", description: IMAGE_FORMATS }),
           responses: {
-            "200": { description: "The prediction.", headers: requestIdHeader(), content: { "application/json": { schema: schemaRef("PredictResponse") } } },
+            "200": { description: "The prediction.", headers: { ...requestIdHeader(), ...servedBy }, content: { "application/json": { schema: schemaRef("PredictResponse") } } },
             ...predictionErrors,
             "415": responseRef("UnsupportedImage"),
             "422": responseRef("ImageRejected"),
@@ -136,7 +167,7 @@ function predictOpenApi({ config, model }: OpenApiContext): OpenApiFragment {
             "One result per file, in upload order. A file that is not a decodable image gets its own error entry; " +
             "the others are still classified.",
           operationId: "predictBatch",
-          parameters: [topK],
+          parameters: [topK, modelVersion],
           requestBody: multipartUpload("files", {
             type: "array",
             minItems: 1,
@@ -144,7 +175,7 @@ function predictOpenApi({ config, model }: OpenApiContext): OpenApiFragment {
             items: { type: "string", format: "binary", description: IMAGE_FORMATS },
           }),
           responses: {
-            "200": { description: "One result per file.", headers: requestIdHeader(), content: { "application/json": { schema: schemaRef("BatchResponse") } } },
+            "200": { description: "One result per file.", headers: { ...requestIdHeader(), ...servedBy }, content: { "application/json": { schema: schemaRef("BatchResponse") } } },
             ...predictionErrors,
           },
         },
@@ -169,7 +200,10 @@ function predictOpenApi({ config, model }: OpenApiContext): OpenApiFragment {
       Model: {
         type: "object",
         required: ["name", "version"],
-        properties: { name: { type: "string", examples: [model.name] }, version: { type: "string", examples: [model.version] } },
+        properties: {
+          name: { type: "string", examples: [model.name] },
+          version: { type: "string", enum: [...versions], description: "The version that served the request." },
+        },
       },
       PredictResponse: {
         type: "object",
@@ -214,6 +248,10 @@ function predictOpenApi({ config, model }: OpenApiContext): OpenApiFragment {
           ? `More than ${config.rateLimitPerMinute} requests per minute from this client.`
           : "Per-client rate limiting (off in this configuration).",
         ["Retry-After"],
+      ),
+      UnknownModelVersion: errorResponse(
+        `model_version names a version that is not loaded: unknown (code unknown_model_version), or in the repository ` +
+          `but not served here (code model_version_not_loaded). Loaded: ${versions.join(", ")}.`,
       ),
       Unavailable: errorResponse("Not ready, draining, or overloaded (concurrency limit or full queue).", ["Retry-After"]),
       Timeout: errorResponse(`The prediction did not finish within ${config.predictionTimeoutMs} ms.`),

@@ -23,17 +23,19 @@ import type { Lifecycle } from "../../lifecycle/lifecycle";
 import type { Drainable } from "../../lifecycle/shutdown";
 import type { Metrics } from "../../metrics/metrics";
 import type { ClassifyOptions, InferencePipeline } from "../../pipeline/classifier";
+import type { ModelVersions } from "../../pipeline/model-versions";
 import { runInference } from "../v2/infer";
 import { modelMetadata, serverMetadata } from "../v2/metadata";
 import { buildInferenceResponse } from "../v2/response";
 import { serviceDefinitions, type ModelInferRequest, type ModelRequest } from "./definition";
 import { healthImplementation } from "./health";
 import { parseModelInferRequest, resolveModel } from "./request";
-import { GrpcProblem, statusName, toGrpcProblem, toServiceError } from "./status";
+import { GrpcProblem, notFound, statusName, toGrpcProblem, toServiceError } from "./status";
 import { toModelInferResponse } from "./response";
 
 export interface GrpcDependencies {
-  readonly pipeline: InferencePipeline;
+  /** The loaded versions; a request naming no version gets the default one's pipeline. */
+  readonly models: ModelVersions;
   readonly config: Pick<Config, "maxRequestSize" | "maxBatchFiles" | "predictionTimeoutMs">;
   readonly lifecycle: Lifecycle;
   readonly logger: Logger;
@@ -62,33 +64,34 @@ export function createGrpcServer(deps: GrpcDependencies): Server {
 }
 
 function inferenceImplementation(deps: GrpcDependencies): UntypedServiceImplementation {
-  const { pipeline, config, lifecycle, concurrency } = deps;
-  const model = pipeline.model;
+  const { models, config, lifecycle, concurrency } = deps;
   const server = serverMetadata();
-  const metadata = modelMetadata(model);
+  const metadata = new Map(models.pipelines.map((p) => [p.model.version, modelMetadata(p.model, models.loaded)]));
   const rpc = <Request, Response>(name: string, handler: Handler<Request, Response>) => unary(deps, name, handler);
 
   return {
     ServerLive: rpc("ServerLive", () => ({ live: true })),
     ServerReady: rpc("ServerReady", () => ({ ready: lifecycle.ready })),
     ModelReady: rpc("ModelReady", (request: ModelRequest) => {
-      resolveModel(model, request.name, request.version);
+      pipelineFor(models, request.name, request.version);
       return { ready: lifecycle.ready };
     }),
     ServerMetadata: rpc("ServerMetadata", () => server),
     ModelMetadata: rpc("ModelMetadata", (request: ModelRequest) => {
-      resolveModel(model, request.name, request.version);
-      return metadata;
+      const { model } = pipelineFor(models, request.name, request.version);
+      return metadata.get(model.version);
     }),
     ModelInfer: rpc("ModelInfer", async (message: ModelInferRequest, context) => {
       requireReady(lifecycle);
+      const pipeline = pipelineFor(models, message.model_name, message.model_version);
+      const model = pipeline.model;
       const release = concurrency.tryAcquire();
       if (release === undefined) {
         throw new GrpcProblem(Status.RESOURCE_EXHAUSTED, `The service is handling ${concurrency.max} requests already; retry after 1 s.`, 1);
       }
       try {
         const request = parseModelInferRequest(message, model, { maxImages: config.maxBatchFiles });
-        const results = await runInference(pipeline, request.input, context.classify);
+        const results = await runInference(pipeline, request.input, { ...context.classify, topK: model.labels.length });
         // Without an id of its own, the call is answered under its x-request-id, which the logs carry too.
         return toModelInferResponse(buildInferenceResponse(model, request.id ?? context.requestId, request.outputs, results), request.raw);
       } finally {
@@ -96,6 +99,14 @@ function inferenceImplementation(deps: GrpcDependencies): UntypedServiceImplemen
       }
     }),
   };
+}
+
+/** The pipeline of the named model's `version` (the default version when empty), or NOT_FOUND. */
+function pipelineFor(models: ModelVersions, name: string, version: string): InferencePipeline {
+  resolveModel(models.default.model, name, "");
+  const found = models.lookup(version === "" ? undefined : version);
+  if (!found.ok) throw notFound(found.message);
+  return found.pipeline;
 }
 
 /** UNAVAILABLE with a retry hint unless the service is ready, exactly when REST answers 503. */
@@ -111,7 +122,7 @@ function requireReady(lifecycle: Lifecycle): void {
  */
 function unary<Request, Response>(deps: GrpcDependencies, name: string, handler: Handler<Request, Response>) {
   const method = `${GRPC_CONTRACT.inferenceService}/${name}`;
-  const { logger, metrics, pipeline, config } = deps;
+  const { logger, metrics, models, config } = deps;
   return (call: ServerUnaryCall<Request, Response>, callback: sendUnaryData<Response>): void => {
     const started = performance.now();
     const offered = call.metadata.get("x-request-id")[0];
@@ -121,7 +132,7 @@ function unary<Request, Response>(deps: GrpcDependencies, name: string, handler:
     const context: CallContext = {
       requestId,
       classify: {
-        topK: pipeline.model.labels.length,
+        topK: models.default.model.labels.length,
         deadline: started + Math.min(config.predictionTimeoutMs, remainingMs(call.getDeadline())),
         signal: abandoned.signal,
       },

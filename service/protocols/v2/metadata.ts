@@ -15,6 +15,12 @@ export const PLATFORM = "onnx_onnxv1";
  */
 export const IMAGE_BYTES_EXTENSION = "image_bytes_input";
 
+/**
+ * Triton's binary tensor data extension (REST): tensor data as raw bytes after the JSON, sized by
+ * Inference-Header-Content-Length and each tensor's "binary_data_size" (binary-body.ts, binary-response.ts).
+ */
+export const BINARY_TENSOR_DATA_EXTENSION = "binary_tensor_data";
+
 /** Name of the BYTES input of the image bytes extension; its shape is [N] (or [N, 1]), one image per element. */
 export const IMAGE_INPUT_NAME = "image";
 
@@ -49,13 +55,13 @@ export function outputNames(model: ModelDescription): readonly string[] {
 /**
  * Model metadata. `inputs` lists only the model's own FP32 input, because the protocol reads `inputs` as
  * "required by the model" and a request sends either it or the BYTES input of the image bytes extension, never
- * both. Every output listed is returned when a request does not choose.
+ * both. Every output listed is returned when a request does not choose. `versions` lists every loaded version.
  */
-export function modelMetadata(model: ModelDescription): ModelMetadata {
+export function modelMetadata(model: ModelDescription, loadedVersions: readonly string[] = [model.version]): ModelMetadata {
   const classes = model.output.shape.slice(1);
   return {
     name: model.name,
-    versions: [model.version],
+    versions: [...loadedVersions],
     platform: PLATFORM,
     inputs: [{ name: model.input.name, datatype: "FP32", shape: [...model.input.shape] }],
     outputs: [
@@ -67,7 +73,7 @@ export function modelMetadata(model: ModelDescription): ModelMetadata {
 
 export function serverMetadata(): ServerMetadata {
   const { name, version } = packageInfo();
-  return { name, version, extensions: [IMAGE_BYTES_EXTENSION] };
+  return { name, version, extensions: [IMAGE_BYTES_EXTENSION, BINARY_TENSOR_DATA_EXTENSION] };
 }
 
 /**

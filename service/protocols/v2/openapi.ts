@@ -3,9 +3,11 @@
  * document, which service/http/openapi.ts assembles. Values (model name, version, shapes, limits) come from the running model and config.
  */
 import { CONFIG_SCHEMA } from "../../config/schema";
+import { MODEL_VERSION_CONTRACT } from "../../contract/http";
 import { schemaRef as schema } from "../../http/openapi-components";
 import type { Json, OpenApiContext, OpenApiFragment } from "../../http/route-context";
-import { IMAGE_BYTES_EXTENSION, IMAGE_INPUT_NAME, PROBABILITIES_OUTPUT_NAME, modelMetadata, outputNames } from "./metadata";
+import { HEADER_LENGTH_HEADER } from "./binary-body";
+import { BINARY_TENSOR_DATA_EXTENSION, IMAGE_BYTES_EXTENSION, IMAGE_INPUT_NAME, PROBABILITIES_OUTPUT_NAME, modelMetadata, outputNames } from "./metadata";
 
 const V2_TAG = {
   name: "open inference protocol",
@@ -14,7 +16,7 @@ const V2_TAG = {
     'Errors are {"error": "<message>"}.',
 };
 
-export function v2OpenApi({ config, model }: OpenApiContext): OpenApiFragment {
+export function v2OpenApi({ config, model, versions }: OpenApiContext): OpenApiFragment {
   const tags = [V2_TAG.name];
   const itemShape = model.input.shape.slice(1);
   const error = (description: string, retryAfter = false): Json => ({
@@ -37,10 +39,12 @@ export function v2OpenApi({ config, model }: OpenApiContext): OpenApiFragment {
     name: "version",
     in: "path",
     required: true,
-    schema: { type: "string", enum: [model.version] },
-    description: "Model version; any other answers 404.",
+    schema: { type: "string", enum: [...versions] },
+    description:
+      `A loaded model version (${versions.join(", ")}); without /versions/{version} the default, ${model.version}, answers. ` +
+      "A version the repository holds but this server does not load, or an unknown one, answers 404 with a message saying which.",
   };
-  const unknown = error("Unknown model or version.");
+  const unknown = error("Unknown model, unknown version, or a version in the repository that this server does not load.");
   const methodNotAllowed = error("The path does not support this method; see the Allow header.");
 
   const perModel = (withVersion: boolean): Record<string, Json> => {
@@ -82,7 +86,14 @@ export function v2OpenApi({ config, model }: OpenApiContext): OpenApiFragment {
             `N is 1 to ${config.maxBatchFiles}. Outputs: "${model.output.name}" (FP32 [N, ${model.labels.length}], FP32 input ` +
             `only) and "${PROBABILITIES_OUTPUT_NAME}" (softmax, FP32 [N, ${model.labels.length}], class order ` +
             `${model.labels.join(", ")}), flattened row-major. Without "outputs", every output the input allows is returned. ` +
-            `The body may be at most ${config.maxRequestSize} bytes; a prediction has ${config.predictionTimeoutMs} ms.`,
+            `Binary tensor data (extension "${BINARY_TENSOR_DATA_EXTENSION}"): the body is the JSON followed by raw little-endian ` +
+            `tensor bytes, the ${HEADER_LENGTH_HEADER} header gives the JSON's size, and each binary input carries ` +
+            `"parameters": {"binary_data_size": <bytes>} (FP32: 4 bytes per element; BYTES: each image file behind its 4-byte ` +
+            `little-endian length). Outputs asked for with "binary_data": true (or all, by the request's "binary_data_output": true) ` +
+            `come back the same way, as application/octet-stream with ${HEADER_LENGTH_HEADER}. Any Content-Type or none is read; ` +
+            `multipart, image, audio and video types are refused. The body may be compressed (Content-Encoding gzip or deflate); ` +
+            `responses are compressed as Accept-Encoding asks. The body may be at most ${config.maxRequestSize} bytes, ` +
+            `before and after decompression; a prediction has ${config.predictionTimeoutMs} ms.`,
           operationId: withVersion ? "v2ModelVersionInfer" : "v2ModelInfer",
           parameters,
           requestBody: {
@@ -100,14 +111,31 @@ export function v2OpenApi({ config, model }: OpenApiContext): OpenApiFragment {
                   },
                 },
               },
+              "application/octet-stream": {
+                schema: { type: "string", format: "binary", description: `The JSON request (${HEADER_LENGTH_HEADER} bytes), then each binary input's bytes in input order.` },
+              },
             },
           },
           responses: {
-            "200": { ...(json("Outputs, in the order requested.", "V2InferenceResponse") as object), headers: { "X-Request-Id": { $ref: "#/components/headers/X-Request-Id" } } },
-            "400": error("Malformed request: not JSON, wrong input name, datatype or shape, data that does not match the shape, non-finite numbers, bad base64, or an image that cannot be decoded."),
+            "200": {
+              description: "Outputs, in the order requested: JSON, or with binary outputs the JSON followed by their bytes.",
+              headers: {
+                "X-Request-Id": { $ref: "#/components/headers/X-Request-Id" },
+                [MODEL_VERSION_CONTRACT.responseHeader]: { description: "The model version that served the request.", schema: { type: "string" } },
+                [HEADER_LENGTH_HEADER]: { description: "With binary outputs only: the size of the JSON at the start of the body.", schema: { type: "integer", minimum: 1 } },
+              },
+              content: {
+                "application/json": { schema: schema("V2InferenceResponse") },
+                "application/octet-stream": { schema: { type: "string", format: "binary", description: `The JSON response (${HEADER_LENGTH_HEADER} bytes), then each binary output's bytes in output order.` } },
+              },
+            },
+            "400": error(
+              "Malformed request: not JSON, wrong input name, datatype or shape, data that does not match the shape, non-finite numbers, bad base64, " +
+                "an image that cannot be decoded, binary data sizes that do not add up to the body, or a body that is not valid gzip or deflate.",
+            ),
             "404": unknown,
             "405": methodNotAllowed,
-            "413": error(`The body is over ${config.maxRequestSize} bytes (${CONFIG_SCHEMA.maxRequestSize.name}); the connection is closed.`),
+            "413": error(`The body, or what it decompresses to, is over ${config.maxRequestSize} bytes (${CONFIG_SCHEMA.maxRequestSize.name}); the connection is closed.`),
             "429": error("Per-client rate limit exceeded.", true),
             "500": error("A fault inside the service."),
             "503": error("Not ready, draining, or overloaded.", true),
@@ -118,7 +146,7 @@ export function v2OpenApi({ config, model }: OpenApiContext): OpenApiFragment {
     };
   };
 
-  const metadata = modelMetadata(model);
+  const metadata = modelMetadata(model, versions);
   const paths: Record<string, Json> = {
     "/v2/health/live": {
       get: { tags, summary: "Server liveness", operationId: "v2Live", responses: { "200": json("Live.", "V2Live"), "405": methodNotAllowed } },
@@ -142,7 +170,9 @@ export function v2OpenApi({ config, model }: OpenApiContext): OpenApiFragment {
   const parameters: Json = {
     type: "object",
     additionalProperties: { type: ["string", "number", "boolean"] },
-    description: "Key/value parameters. binary_data_output, binary_data and classification are refused (not supported).",
+    description:
+      "Key/value parameters. binary_data_size (input, bytes), binary_data (output, boolean) and binary_data_output (request, boolean) " +
+      "belong to the binary tensor data extension; classification is refused (not supported).",
   };
   const schemas: Record<string, Json> = {
     V2Error: { type: "object", required: ["error"], properties: { error: { type: "string", description: "What went wrong and what to do." } } },
@@ -152,7 +182,11 @@ export function v2OpenApi({ config, model }: OpenApiContext): OpenApiFragment {
     V2ServerMetadata: {
       type: "object",
       required: ["name", "version", "extensions"],
-      properties: { name: { type: "string" }, version: { type: "string" }, extensions: { type: "array", items: { type: "string" }, examples: [[IMAGE_BYTES_EXTENSION]] } },
+      properties: {
+        name: { type: "string" },
+        version: { type: "string" },
+        extensions: { type: "array", items: { type: "string" }, examples: [[IMAGE_BYTES_EXTENSION, BINARY_TENSOR_DATA_EXTENSION]] },
+      },
     },
     V2MetadataTensor: {
       type: "object",
@@ -174,13 +208,16 @@ export function v2OpenApi({ config, model }: OpenApiContext): OpenApiFragment {
     V2Parameters: parameters,
     V2RequestInput: {
       type: "object",
-      required: ["name", "shape", "datatype", "data"],
+      required: ["name", "shape", "datatype"],
       properties: {
         name: { type: "string", enum: [model.input.name, IMAGE_INPUT_NAME] },
         shape: { type: "array", items: { type: "integer", minimum: 0 }, examples: [[1, ...itemShape], [1]] },
         datatype: { type: "string", enum: ["FP32", "BYTES"], description: `FP32 for "${model.input.name}", BYTES for "${IMAGE_INPUT_NAME}".` },
         parameters: schema("V2Parameters"),
-        data: { type: "array", description: "Elements in row-major order, flat or nested as the shape. BYTES elements are base64 strings." },
+        data: {
+          type: "array",
+          description: "Elements in row-major order, flat or nested as the shape. BYTES elements are base64 strings. Absent when the input is binary (parameters.binary_data_size).",
+        },
       },
     },
     V2RequestOutput: {
@@ -200,12 +237,13 @@ export function v2OpenApi({ config, model }: OpenApiContext): OpenApiFragment {
     },
     V2ResponseOutput: {
       type: "object",
-      required: ["name", "shape", "datatype", "data"],
+      required: ["name", "shape", "datatype"],
       properties: {
         name: { type: "string", enum: [...outputNames(model)] },
         shape: { type: "array", items: { type: "integer", minimum: 0 }, examples: [[1, model.labels.length]] },
         datatype: { type: "string", enum: ["FP32"] },
-        data: { type: "array", items: { type: "number" }, description: "Flattened, row-major." },
+        parameters: schema("V2Parameters"),
+        data: { type: "array", items: { type: "number" }, description: "Flattened, row-major. Absent for a binary output (parameters.binary_data_size)." },
       },
     },
     V2InferenceResponse: {
@@ -213,7 +251,7 @@ export function v2OpenApi({ config, model }: OpenApiContext): OpenApiFragment {
       required: ["model_name", "model_version", "id", "outputs"],
       properties: {
         model_name: { type: "string", examples: [model.name] },
-        model_version: { type: "string", examples: [model.version] },
+        model_version: { type: "string", enum: [...versions], description: "The version that served the request." },
         id: { type: "string" },
         outputs: { type: "array", items: schema("V2ResponseOutput") },
       },

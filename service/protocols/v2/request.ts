@@ -2,11 +2,14 @@
  * Reads an Open Inference Protocol inference request (already parsed JSON) into plain pipeline input: a float32
  * NCHW tensor, or encoded images. Every check the protocol implies happens here, so a malformed request never
  * reaches the pipeline; failures are "invalid_input" PipelineErrors whose message names the offending field.
+ * Tensor data comes as JSON "data", or as raw bytes that the transport cut out of its message (REST: the binary
+ * tensor data extension; gRPC: raw_input_contents), in the format of tensor-bytes.ts.
  */
 import { CONFIG_SCHEMA } from "../../config/schema";
 import type { ModelDescription } from "../../pipeline/classifier";
 import { invalidInput } from "../../pipeline/errors";
 import { IMAGE_INPUT_NAME, PROBABILITIES_OUTPUT_NAME, outputNames } from "./metadata";
+import { bytesElementsFromBytes, fp32FromBytes } from "./tensor-bytes";
 
 /** Already-preprocessed images: `count` x 3 x H x W floats, row-major (NCHW). */
 export interface TensorInput {
@@ -34,6 +37,12 @@ export interface RequestLimits {
   readonly maxImages: number;
 }
 
+/**
+ * Raw tensor data per input, by the input's position in "inputs" (undefined: that input's data is JSON). REST
+ * fills it from the binary tensor data extension, gRPC from raw_input_contents.
+ */
+export type RawInputs = readonly (Uint8Array | undefined)[];
+
 /** Largest finite float32. */
 const FLT_MAX = 3.4028234663852886e38;
 
@@ -42,16 +51,28 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
 
 /**
  * Parameters whose effect this server does not implement and whose absence a client would misread (it would
- * try to parse a JSON answer as binary, or strings as scores): refused rather than ignored.
+ * read strings as scores): refused rather than ignored.
  */
 const UNSUPPORTED_PARAMETERS: Readonly<Record<string, string>> = {
-  binary_data_output: "the binary tensor data extension is not supported; outputs are always JSON",
-  binary_data: "the binary tensor data extension is not supported; outputs are always JSON",
-  binary_data_size: "the binary tensor data extension is not supported; send tensor data as JSON",
   classification: "the classification extension is not supported; request the probabilities output",
 };
 
-export function parseInferenceRequest(body: unknown, model: ModelDescription, limits: RequestLimits): InferenceRequest {
+/**
+ * The binary tensor data extension's parameters and the type each must have. The transport acts on them (it
+ * cuts the bytes out and encodes the outputs); here they are only checked, so a wrong type is refused whichever
+ * transport carried it.
+ */
+const BINARY_PARAMETER_TYPES: Readonly<Record<string, "boolean" | "size">> = {
+  binary_data_output: "boolean",
+  binary_data: "boolean",
+  binary_data_size: "size",
+};
+
+/**
+ * `rawInputs`, when given, holds the binary data of the inputs whose data is not JSON (see RawInputs); an input
+ * may carry JSON data or raw bytes, never both.
+ */
+export function parseInferenceRequest(body: unknown, model: ModelDescription, limits: RequestLimits, rawInputs: RawInputs = []): InferenceRequest {
   if (!isObject(body)) throw invalidInput("The inference request must be a JSON object with an \"inputs\" array.");
   const id = body["id"];
   if (id !== undefined && typeof id !== "string") throw invalidInput(`"id" must be a string, got ${describe(id)}.`);
@@ -65,19 +86,30 @@ export function parseInferenceRequest(body: unknown, model: ModelDescription, li
         `[N, ${model.input.shape.slice(1).join(", ")}]) or "${IMAGE_INPUT_NAME}" (BYTES, shape [N], base64 image files).`,
     );
   }
-  const input = readInput(inputs[0], model, limits);
+  if (rawInputs.length > inputs.length) {
+    throw invalidInput(`The request carries binary data for ${rawInputs.length} inputs, but "inputs" lists ${inputs.length}.`);
+  }
+  const input = readInput(inputs[0], model, limits, rawInputs[0]);
   return { id, input, outputs: readOutputs(body["outputs"], model, input.kind) };
 }
 
-function readInput(input: unknown, model: ModelDescription, limits: RequestLimits): TensorInput | ImagesInput {
+function readInput(input: unknown, model: ModelDescription, limits: RequestLimits, raw: Uint8Array | undefined): TensorInput | ImagesInput {
   const where = "inputs[0]";
   if (!isObject(input)) throw invalidInput(`${where} must be an object with name, shape, datatype and data.`);
   const { name, datatype } = input;
   if (typeof name !== "string") throw invalidInput(`${where}.name must be a string, got ${describe(name)}.`);
   if (typeof datatype !== "string") throw invalidInput(`${where}.datatype must be a string, got ${describe(datatype)}.`);
   checkParameters(input["parameters"], `${where}.parameters`);
+  checkBinarySize(input["parameters"], raw, where);
   const shape = readShape(input["shape"], `${where}.shape`);
-  if (input["data"] === undefined) throw invalidInput(`${where}.data is missing; send the tensor's elements as a JSON array.`);
+  if (raw !== undefined && input["data"] !== undefined) {
+    throw invalidInput(`${where} carries both JSON "data" and binary data; send its elements one way only.`);
+  }
+  if (raw === undefined && input["data"] === undefined) {
+    throw invalidInput(
+      `${where}.data is missing; send the tensor's elements as a JSON array, or as binary data with "parameters": {"binary_data_size": <bytes>}.`,
+    );
+  }
 
   if (name === model.input.name) {
     if (datatype !== "FP32") throw invalidInput(`${where} ("${name}") must have datatype FP32, got "${datatype}".`);
@@ -87,7 +119,9 @@ function readInput(input: unknown, model: ModelDescription, limits: RequestLimit
       throw invalidInput(`${where}.shape must be ${expected} (N images, NCHW), got [${shape.join(", ")}].`);
     }
     const count = checkCount(shape[0], limits, where);
-    return { kind: "tensor", count, tensor: readFp32(input["data"], shape, `${where}.data`) };
+    const elementCount = shape.reduce((a, b) => a * b, 1);
+    const tensor = raw === undefined ? readFp32(input["data"], shape, `${where}.data`) : checkFinite(fp32FromBytes(raw, elementCount, `${where} (binary)`), `${where} (binary)`);
+    return { kind: "tensor", count, tensor };
   }
 
   if (name === IMAGE_INPUT_NAME) {
@@ -95,7 +129,9 @@ function readInput(input: unknown, model: ModelDescription, limits: RequestLimit
     if (!(shape.length === 1 || (shape.length === 2 && shape[1] === 1))) {
       throw invalidInput(`${where}.shape must be [N] (one base64 image file per element), got [${shape.join(", ")}].`);
     }
-    checkCount(shape[0], limits, where);
+    const count = checkCount(shape[0], limits, where);
+    // Binary BYTES elements are the image files themselves, length-prefixed: no base64.
+    if (raw !== undefined) return { kind: "images", images: bytesElementsFromBytes(raw, count, `${where} (binary)`) };
     const images: Buffer[] = [];
     forEachElement(input["data"], shape, `${where}.data`, (value) => {
       if (typeof value !== "string") return `must be a base64 string, got ${describe(value)}`;
@@ -150,7 +186,37 @@ function checkParameters(parameters: unknown, where: string): void {
     // Own keys only: a parameter named "toString" or "constructor" is an ordinary, ignored parameter.
     const unsupported = Object.hasOwn(UNSUPPORTED_PARAMETERS, key) ? UNSUPPORTED_PARAMETERS[key] : undefined;
     if (unsupported !== undefined && value !== false) throw invalidInput(`${where}.${key}: ${unsupported}.`);
+    const binaryType = Object.hasOwn(BINARY_PARAMETER_TYPES, key) ? BINARY_PARAMETER_TYPES[key] : undefined;
+    if (binaryType === "boolean" && typeof value !== "boolean") throw invalidInput(`${where}.${key} must be true or false, got ${describe(value)}.`);
+    if (binaryType === "size" && !isByteSize(value)) {
+      throw invalidInput(`${where}.${key} must be a non-negative integer number of bytes, got ${describe(value)}.`);
+    }
   }
+}
+
+/** A byte count: a non-negative safe integer. */
+export function isByteSize(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** binary_data_size, when an input declares it, must name exactly the raw bytes the transport found for it. */
+function checkBinarySize(parameters: unknown, raw: Uint8Array | undefined, where: string): void {
+  const declared = isObject(parameters) && Object.hasOwn(parameters, "binary_data_size") ? parameters["binary_data_size"] : undefined;
+  if (declared === undefined) return;
+  if (raw === undefined) {
+    throw invalidInput(`${where}.parameters.binary_data_size is ${describe(declared)}, but the request carries no binary data for this input.`);
+  }
+  if (declared !== raw.length) {
+    throw invalidInput(`${where}.parameters.binary_data_size is ${describe(declared)}, but ${raw.length} bytes of binary data came for it.`);
+  }
+}
+
+/** Binary FP32 can hold NaN and infinities, which JSON cannot: refused the same, so both encodings accept the same tensors. */
+function checkFinite(values: Float32Array, where: string): Float32Array {
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) throw invalidInput(`${where} element ${i} must be a finite number, got ${values[i]}.`);
+  }
+  return values;
 }
 
 /** Each dimension a non-negative integer (the protocol: representable as an unsigned 64-bit integer). */
@@ -231,7 +297,7 @@ function decodeBase64(text: string): Buffer | undefined {
   return compact.length % 4 === 0 && BASE64.test(compact) ? Buffer.from(compact, "base64") : undefined;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 

@@ -1,15 +1,19 @@
 /**
- * Open Inference Protocol (KServe v2) REST endpoints. They adapt HTTP to the same InferencePipeline calls as
- * /predict, behind the same guards (readiness, rate limit, concurrency limit), body limit and deadline, so the
- * batcher, its queue and the metrics are shared; only the wire format differs.
+ * Open Inference Protocol (KServe v2) REST endpoints, for every loaded model version (/versions/{v}) and the
+ * default one (no version in the path). They adapt HTTP to the same InferencePipeline calls as /predict, behind
+ * the same guards (readiness, rate limit, concurrency limit), body limit and deadline, so each version's batcher,
+ * its queue and the metrics are shared with /predict; only the wire format differs.
  */
-import { Router, type ErrorRequestHandler, type RequestHandler } from "express";
+import { Router, type ErrorRequestHandler, type Request, type RequestHandler } from "express";
 import type { RouteContext, RouteModule } from "../../http/route-context";
 import { methodNotAllowed } from "../../http/errors";
-import { classifyOptions, noStore } from "../../http/handlers";
+import { announceVersion, classifyOptions, noStore, pipelineOf } from "../../http/handlers";
+import { sendCompressible } from "../../http/response-coding";
+import type { InferencePipeline } from "../../pipeline/classifier";
+import { binaryOutputNames, encodeInferenceResponse } from "./binary-response";
 import { notFoundV2, unknownModel, v2ErrorHandler } from "./errors";
-import { jsonBody } from "./json-body";
-import { modelMetadata, serverMetadata } from "./metadata";
+import { inferenceBody } from "./infer-body";
+import { modelMetadata, serverMetadata, type ModelMetadata } from "./metadata";
 import { v2OpenApi } from "./openapi";
 import { parseInferenceRequest } from "./request";
 import { runInference } from "./infer";
@@ -17,21 +21,29 @@ import { buildInferenceResponse } from "./response";
 
 const READ = ["GET", "HEAD"];
 
-function v2Router({ pipeline, config, lifecycle, logger, predictionGuards }: RouteContext): Router {
+function v2Router({ models, config, lifecycle, logger, predictionGuards }: RouteContext): Router {
   const router = Router();
-  const model = pipeline.model;
   const server = serverMetadata();
-  const metadata = modelMetadata(model);
+  const metadata = new Map(models.pipelines.map((p) => [p, modelMetadata(p.model, models.loaded)]));
+  const metadataOf = (pipeline: InferencePipeline): ModelMetadata => {
+    const found = metadata.get(pipeline);
+    if (found === undefined) throw new Error(`no metadata for ${pipeline.model.version}`);
+    return found;
+  };
 
-  /** 404 unless the path names this model, and this version when it names one. */
-  const resolveModel: RequestHandler = (req, _res, next) => {
+  /**
+   * The pipeline a path names: its version, or the default version when the path names none. 404 for another
+   * model, an unknown version, or a version the repository holds that this server does not load.
+   */
+  const pipelineFor = (req: Request): InferencePipeline => {
     const { model: name, version } = req.params as { model: string; version?: string };
-    if (name !== model.name) {
-      return next(unknownModel(`Unknown model "${name}"; this server serves "${model.name}" (GET /v2/models/${model.name}).`));
+    if (name !== models.name) {
+      throw unknownModel(`Unknown model "${name}"; this server serves "${models.name}" (GET /v2/models/${models.name}).`);
     }
-    if (version !== undefined && version !== model.version) {
-      return next(unknownModel(`Model "${model.name}" has no version "${version}"; available: ${model.version}.`));
-    }
+    return pipelineOf(models, version);
+  };
+  const resolveModel: RequestHandler = (req, _res, next) => {
+    pipelineFor(req);
     next();
   };
 
@@ -48,22 +60,29 @@ function v2Router({ pipeline, config, lifecycle, logger, predictionGuards }: Rou
 
   // Each path with and without /versions/{version}: two routes, so metrics label each by its own template.
   for (const base of ["/v2/models/:model", "/v2/models/:model/versions/:version"]) {
-    router.route(base).get(resolveModel, (_req, res) => {
-      res.json(metadata);
+    router.route(base).get((req, res) => {
+      res.json(metadataOf(pipelineFor(req)));
     }).all(methodNotAllowed(READ));
 
-    router.route(`${base}/ready`).get(noStore, resolveModel, (_req, res) => {
-      res.status(lifecycle.ready ? 200 : 400).json({ name: model.name, ready: lifecycle.ready });
+    router.route(`${base}/ready`).get(noStore, (req, res) => {
+      const pipeline = pipelineFor(req);
+      // Every loaded version was checked and warmed up before the service turned ready.
+      res.status(lifecycle.ready ? 200 : 400).json({ name: pipeline.model.name, ready: lifecycle.ready });
     }).all(methodNotAllowed(READ));
 
     router
       .route(`${base}/infer`)
-      .post(resolveModel, ...predictionGuards, jsonBody(config.maxRequestSize), async (req, res) => {
-        const request = parseInferenceRequest(req.body, model, { maxImages: config.maxBatchFiles });
+      .post(resolveModel, ...predictionGuards, inferenceBody(config.maxRequestSize), async (req, res) => {
+        const pipeline = pipelineFor(req);
+        const model = pipeline.model;
+        announceVersion(res, pipeline);
+        const request = parseInferenceRequest(req.body, model, { maxImages: config.maxBatchFiles }, res.locals.rawInputs);
         const options = classifyOptions(res, model.labels.length, config.predictionTimeoutMs);
         const results = await runInference(pipeline, request.input, options);
         // Without an id of its own, the request is answered under its X-Request-Id, which the logs carry too.
-        res.json(buildInferenceResponse(model, request.id ?? res.locals.requestId, request.outputs, results));
+        const response = buildInferenceResponse(model, request.id ?? res.locals.requestId, request.outputs, results);
+        const { body, headers } = encodeInferenceResponse(response, binaryOutputNames(req.body, request.outputs));
+        await sendCompressible(req, res, body, headers);
       })
       .all(methodNotAllowed(["POST"]));
   }

@@ -1,0 +1,66 @@
+import { Chart } from "cdk8s";
+import type { Construct } from "constructs";
+import { CANARY_ROLLOUT_DEFAULTS, CanaryRollout, ClassifierIngress, InferenceService } from "../infra";
+import type { EnvironmentSpec } from "./environments";
+import { assertEnvironment, classifierProps, environmentNamespace, ingressProps, trackImage } from "./pyramidnet-chart";
+import type { EnvironmentRelease } from "./release-table";
+
+export interface PyramidNetRolloutChartProps {
+  /** The environment's key in its table (see PyramidNetChartProps). */
+  readonly environmentName: string;
+  readonly spec: EnvironmentSpec;
+  /** The image tag to deploy when the release entry names none. */
+  readonly imageTag: string;
+  /**
+   * That tag's digest (see PyramidNetChartProps).
+   * @default - no digest
+   */
+  readonly imageDigest?: string;
+  /** The environment's release entry: the Rollout rolls out its canary (or, without one, its stable track). */
+  readonly release: EnvironmentRelease;
+}
+
+/**
+ * The weights of the Rollout's steps: the release entry's canary weight first, then the default steps above it.
+ * A weight of 0 (a canary reachable only through the header) or 100 (no step left) takes the default steps.
+ */
+export function rolloutWeights(release: EnvironmentRelease): number[] {
+  const first = release.canary?.weight ?? 0;
+  if (first <= 0 || first >= 100) return [...CANARY_ROLLOUT_DEFAULTS.weights];
+  return [first, ...CANARY_ROLLOUT_DEFAULTS.weights.filter((weight) => weight > first)];
+}
+
+/**
+ * One environment in the Argo Rollouts form (dist/<environment>-rollout.k8s.yaml), applied instead of the
+ * two-track file: the Namespace, the classifier (its Deployment only holds the pod template), the Rollout with its
+ * stable and canary Services and AnalysisTemplate, and the main Ingress the controller clones for the canary.
+ */
+export class PyramidNetRolloutChart extends Chart {
+  readonly classifier: InferenceService;
+  readonly rollout: CanaryRollout;
+  readonly ingress: ClassifierIngress;
+
+  constructor(scope: Construct, id: string, props: PyramidNetRolloutChartProps) {
+    super(scope, id);
+    const { spec, release } = props;
+    assertEnvironment(props.environmentName, spec);
+    const namespace = environmentNamespace(this, spec);
+    const target = release.canary ?? release.stable;
+    const image = trackImage(spec, props, target.imageTag ?? release.stable.imageTag);
+    this.classifier = new InferenceService(this, "Classifier", classifierProps(props.environmentName, spec, image));
+    const ingressName = this.classifier.objectName;
+    this.rollout = new CanaryRollout(this, "Rollout", {
+      service: this.classifier,
+      stableIngressName: ingressName,
+      modelVersion: target.modelVersion ?? release.stable.modelVersion,
+      weights: rolloutWeights(release),
+    });
+    this.ingress = new ClassifierIngress(this, "Ingress", {
+      ...ingressProps(spec),
+      name: ingressName,
+      backend: this.rollout.stableBackend,
+      labels: this.classifier.labels,
+    });
+    for (const child of [this.classifier, this.rollout, this.ingress]) child.node.addDependency(namespace);
+  }
+}
