@@ -93,6 +93,8 @@ COPY package.json ./
 # The model repository: every version's ONNX file and card (models/<model>/<version>/), so one image serves any
 # version policy; .dockerignore keeps the PyTorch weights and the training recipe out.
 COPY models/ ./models/
+# The gRPC API's .proto files, loaded at run time (service/protocols/grpc/definition.ts looks for /app/proto).
+COPY proto/*.proto ./proto/
 # Numeric, so a pod's runAsNonRoot can verify it (the image's "node" user has uid 1000).
 USER 1000:1000
 EXPOSE 8000

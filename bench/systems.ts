@@ -21,6 +21,8 @@ export interface SystemSpec {
 export interface StartedSystem {
   readonly spec: SystemSpec;
   readonly url: string;
+  /** host:port of ours' gRPC server (CLASSIFIER_GRPC_PORT); undefined for the peer. */
+  readonly grpcAddress: string | undefined;
   readonly child: ChildProcess;
   readonly startToReadyMs: number;
   readonly memory: MemorySampler;
@@ -57,11 +59,15 @@ export async function startSystem(spec: SystemSpec, ctx: RunContext): Promise<St
   const logPath = join(ctx.workDir, `${spec.id}-${++started}.log`);
   const t0 = performance.now();
   let child: ChildProcess;
+  let grpcAddress: string | undefined;
   if (spec.kind === "ours") {
+    // A free port of its own for gRPC too: the default 8001 may be taken, and then the service would not start.
+    const grpcPort = await freePort();
+    grpcAddress = `127.0.0.1:${grpcPort}`;
     child = spawnLogged(
       process.execPath,
       [ctx.serviceEntry],
-      { ...process.env, ...spec.env, CLASSIFIER_HOST: "127.0.0.1", CLASSIFIER_PORT: String(port) },
+      { ...process.env, ...spec.env, CLASSIFIER_HOST: "127.0.0.1", CLASSIFIER_PORT: String(port), CLASSIFIER_GRPC_PORT: String(grpcPort) },
       ctx.repo,
       logPath,
     );
@@ -83,7 +89,7 @@ export async function startSystem(spec: SystemSpec, ctx: RunContext): Promise<St
     await killTree(child);
     throw error;
   }
-  return { spec, url, child, startToReadyMs: performance.now() - t0, memory, logPath };
+  return { spec, url, grpcAddress, child, startToReadyMs: performance.now() - t0, memory, logPath };
 }
 
 export async function stopSystem(system: StartedSystem): Promise<MemoryPeak> {

@@ -85,6 +85,8 @@ async function startService(version: string): Promise<{ url: string; child: Chil
       CLASSIFIER_RATE_LIMIT_PER_MINUTE: "0",
       [CONFIG_SCHEMA.modelVersion.name]: version,
       [CONFIG_SCHEMA.modelVersionPolicy.name]: `specific:${version}`,
+      // Accuracy is measured over HTTP; a gRPC listener on the default port could collide with a running service.
+      CLASSIFIER_GRPC_ENABLED: "false",
     },
     stdio: ["ignore", "inherit", "inherit"],
   });

@@ -1,18 +1,21 @@
 /**
  * The one composition root: from a configuration and the loaded model versions (each a card and a model), the
- * metrics, one inference pipeline per version and the Express app, wired the same way for the service
- * (service/main.ts, the only caller that listens) and for the tests.
+ * metrics, one inference pipeline per version, the Express app and the gRPC server, wired the same way for the
+ * service (service/main.ts, the only caller that listens) and for the tests.
  */
+import type { Server as GrpcServer } from "@grpc/grpc-js";
 import type { Express } from "express";
 import type { Logger } from "pino";
 import type { Config } from "./config/schema";
 import { createApp } from "./http/app";
+import { ConcurrencyLimit } from "./lifecycle/concurrency-limit";
 import { Lifecycle } from "./lifecycle/lifecycle";
 import { createMetrics, type Metrics } from "./metrics/metrics";
 import type { ModelCard } from "./model/card";
 import type { InferenceModel, OnnxModelOptions } from "./model/onnx-model";
 import { renderVersionPolicy } from "./config/version-policy";
 import { InferencePipeline } from "./pipeline/classifier";
+import { createGrpcServer } from "./protocols/grpc/server";
 import { ModelVersions } from "./pipeline/model-versions";
 
 /** One version to serve: its card, and its model, loaded and verified against the card. */
@@ -40,6 +43,8 @@ export interface ComposedService {
   readonly models: ModelVersions;
   readonly metrics: Metrics;
   readonly lifecycle: Lifecycle;
+  /** The gRPC server, not yet bound (main binds it to CLASSIFIER_GRPC_PORT); undefined when CLASSIFIER_GRPC_ENABLED=false. */
+  readonly grpc: GrpcServer | undefined;
 }
 
 export function compose({ config, versions, repositoryVersions, logger, lifecycle = new Lifecycle() }: CompositionInputs): ComposedService {
@@ -55,8 +60,11 @@ export function compose({ config, versions, repositoryVersions, logger, lifecycl
     repositoryVersions,
     policy: renderVersionPolicy(config.modelVersionPolicy),
   });
-  const app = createApp({ models, config, metrics, logger, lifecycle });
-  return { app, pipeline: models.default, models, metrics, lifecycle };
+  // One budget of requests in flight for every protocol and version, so the limit holds however clients connect.
+  const concurrency = new ConcurrencyLimit(config.maxConcurrentRequests, metrics);
+  const app = createApp({ models, config, metrics, logger, lifecycle, concurrency });
+  const grpc = config.grpcEnabled ? createGrpcServer({ models, config, metrics, logger, lifecycle, concurrency }) : undefined;
+  return { app, pipeline: models.default, models, metrics, lifecycle, grpc };
 }
 
 /** The ONNX Runtime session settings the configuration chooses. */

@@ -3,6 +3,7 @@
  * verify every model version the policy selects, compose the app (service/compose.ts, as the tests do), listen,
  * and shut down gracefully on SIGTERM/SIGINT.
  */
+import { ServerCredentials, type Server as GrpcServer } from "@grpc/grpc-js";
 import { compose, sessionOptions } from "./compose";
 import { ConfigError, loadConfig, type Config } from "./config/schema";
 import { createHttpServer } from "./http/server";
@@ -10,6 +11,7 @@ import { Lifecycle } from "./lifecycle/lifecycle";
 import { createShutdown, installSignalHandlers } from "./lifecycle/shutdown";
 import { createLogger, type Logger } from "./logging/logger";
 import { loadVersions, planRepository } from "./model/repository";
+import { grpcDrain } from "./protocols/grpc/server";
 import { configureSharp } from "./pipeline/decode";
 
 async function main(): Promise<void> {
@@ -41,7 +43,7 @@ async function start(config: Config, logger: Logger, startedAt: number): Promise
       fatal(logger, "the inference thread failed; exiting so the pod restarts", error);
     },
   });
-  const { app, models } = compose({ config, versions, repositoryVersions: plan.available, logger, lifecycle });
+  const { app, models, grpc } = compose({ config, versions, repositoryVersions: plan.available, logger, lifecycle });
 
   const server = createHttpServer(app, config);
   await new Promise<void>((resolve, reject) => {
@@ -51,8 +53,16 @@ async function start(config: Config, logger: Logger, startedAt: number): Promise
       resolve();
     });
   });
+  const grpcPort = grpc === undefined ? undefined : await bindGrpc(grpc, config);
   installSignalHandlers(
-    createShutdown({ server, lifecycle, logger, graceMs: config.shutdownGraceMs, release: () => models.close() }),
+    createShutdown({
+      server,
+      others: grpc === undefined ? [] : [grpcDrain(grpc)],
+      lifecycle,
+      logger,
+      graceMs: config.shutdownGraceMs,
+      release: () => models.close(),
+    }),
   );
   lifecycle.markReady();
   const address = server.address();
@@ -60,6 +70,7 @@ async function start(config: Config, logger: Logger, startedAt: number): Promise
     {
       port: typeof address === "object" && address !== null ? address.port : config.port,
       host: config.host,
+      grpc_port: grpcPort ?? false,
       model: {
         name: plan.name,
         default_version: plan.defaultVersion,
@@ -72,6 +83,17 @@ async function start(config: Config, logger: Logger, startedAt: number): Promise
     },
     "ready",
   );
+}
+
+/** Binds the gRPC server (cleartext HTTP/2: TLS ends at the ingress) and resolves with its port. */
+function bindGrpc(grpc: GrpcServer, config: Config): Promise<number> {
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  return new Promise((resolve, reject) => {
+    grpc.bindAsync(`${host}:${config.grpcPort}`, ServerCredentials.createInsecure(), (error, port) => {
+      if (error === null) resolve(port);
+      else reject(new Error(`gRPC server cannot listen on ${host}:${config.grpcPort}: ${error.message}`));
+    });
+  });
 }
 
 function fatal(logger: Logger | undefined, message: string, error: unknown): never {

@@ -278,11 +278,14 @@ describe("docker-compose.yml", () => {
     expect(service.environment).toEqual(expected);
   });
 
-  it(`publishes the container port ${CONFIG_SCHEMA.port.default} on loopback`, () => {
+  it(`publishes the container ports ${CONFIG_SCHEMA.port.default} (HTTP) and ${CONFIG_SCHEMA.grpcPort.default} (gRPC) on loopback`, () => {
     // As compose reads it with nothing set: the host port may be moved by a variable, never the address.
     const withDefaults = service.ports.map((port) => port.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, "$1"));
-    expect(withDefaults).toEqual([`127.0.0.1:${CONFIG_SCHEMA.port.default}:${CONFIG_SCHEMA.port.default}`]);
-    expect(service.ports[0]).toMatch(/^127\.0\.0\.1:/);
+    expect(withDefaults).toEqual([
+      `127.0.0.1:${CONFIG_SCHEMA.port.default}:${CONFIG_SCHEMA.port.default}`,
+      `127.0.0.1:${CONFIG_SCHEMA.grpcPort.default}:${CONFIG_SCHEMA.grpcPort.default}`,
+    ]);
+    for (const port of service.ports) expect(port).toMatch(/^127\.0\.0\.1:/);
   });
 
   it("has no top-level name, which Debian's docker-compose 1.29 rejects", () => {

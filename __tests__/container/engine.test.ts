@@ -297,7 +297,8 @@ describeWithEngine("the image, built and run by a real engine as the production 
 
   it("holds only the runtime's files, with one platform's native binaries, and the pinned Node", () => {
     const sh = (script: string) => docker.ok(["exec", container, "sh", "-c", script]).trim();
-    expect(sh("ls /app").split("\n").sort()).toEqual(["build", "models", "node_modules", "package.json"]);
+    expect(sh("ls /app").split("\n").sort()).toEqual(["build", "models", "node_modules", "package.json", "proto"]);
+    expect(sh("ls /app/proto").split("\n").sort()).toEqual(["grpc_predict_v2.proto", "health.proto"]);
     // Every committed version's card and ONNX file, and nothing else (no .pt weights, no training recipe).
     const committedVersions = fs.readdirSync(path.join(REPO, CONFIG_SCHEMA.modelRepository.default, CONFIG_SCHEMA.modelName.default));
     expect(sh("cd /app && find models -type f").split("\n").sort()).toEqual(
@@ -532,6 +533,7 @@ describeWithEngine("the image, built and run by a real engine as the production 
       IMAGE_REPOSITORY: "pyramidnet-engine-test",
       IMAGE_TAG: docker.runId,
       PYRAMIDNET_PUBLISHED_PORT: String(composePort),
+      PYRAMIDNET_PUBLISHED_GRPC_PORT: String(await freePort()),
     };
     const file = ["--file", path.join(REPO, "docker-compose.yml"), "--project-directory", REPO];
     try {

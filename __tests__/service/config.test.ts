@@ -53,6 +53,13 @@ describe("loadConfig", () => {
     expect(message).toContain('CLASSIFIER_MAX_QUEUE="8": expected at least CLASSIFIER_MAX_BATCH_FILES (16)');
   });
 
+  it("serves gRPC on 8001 by default; refuses the HTTP port for it unless gRPC is off", () => {
+    expect([loadConfig({}).grpcEnabled, loadConfig({}).grpcPort]).toEqual([true, 8001]);
+    const message = problemsOf({ CLASSIFIER_PORT: "9000", CLASSIFIER_GRPC_PORT: "9000" });
+    expect(message).toContain('CLASSIFIER_GRPC_PORT="9000": expected a port other than CLASSIFIER_PORT (9000), or CLASSIFIER_GRPC_ENABLED=false');
+    expect(loadConfig({ CLASSIFIER_PORT: "9000", CLASSIFIER_GRPC_PORT: "9000", CLASSIFIER_GRPC_ENABLED: "false" }).grpcEnabled).toBe(false);
+  });
+
   it("round-trips every default through renderEnvironment", () => {
     const env = renderEnvironment();
     expect(Object.keys(env).sort()).toEqual(Object.values(CONFIG_SCHEMA).map((s) => s.name).sort());

@@ -136,6 +136,8 @@ export interface TestService {
   readonly lifecycle: Lifecycle;
   readonly config: Config;
   readonly logs: LogCapture;
+  /** The gRPC server, unbound (tests that call it bind it on loopback); undefined when gRPC is disabled. */
+  readonly grpc: ComposedService["grpc"];
 }
 
 /** An app around `model` (shared, not closed here), ready unless told otherwise. */
@@ -164,14 +166,14 @@ export function buildVersionedService(
   });
   const logs = new LogCapture();
   const logger = pino({ level: config.logLevel }, logs.stream);
-  const { app, pipeline, models, metrics, lifecycle } = compose({
+  const { app, pipeline, models, metrics, lifecycle, grpc } = compose({
     config,
     versions,
     repositoryVersions: options.repositoryVersions,
     logger,
   });
   if (options.ready ?? true) lifecycle.markReady();
-  return { app, pipeline, models, metrics, lifecycle, config, logs };
+  return { app, pipeline, models, metrics, lifecycle, config, logs, grpc };
 }
 
 export { loadModelCard };

@@ -9,9 +9,11 @@ import net from "node:net";
 import path from "node:path";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
+import { status as Status } from "@grpc/grpc-js";
 import { CONFIG_SCHEMA } from "../../service/config/schema";
 import { Lifecycle } from "../../service/lifecycle/lifecycle";
 import { createShutdown } from "../../service/lifecycle/shutdown";
+import { GrpcInferenceClient } from "../../service/protocols/grpc/client";
 import pino from "pino";
 import { FIXTURES, REPO, writeModelVersion } from "./helpers";
 
@@ -35,7 +37,8 @@ afterEach(() => {
 function startService(env: Record<string, string>): RunningService {
   const child = spawn(process.execPath, ["--require", "ts-node/register/transpile-only", path.join("service", "main.ts")], {
     cwd: REPO,
-    env: { PATH: process.env.PATH ?? "", CLASSIFIER_HOST: "127.0.0.1", CLASSIFIER_ENVIRONMENT: "test", ...env },
+    // gRPC off unless a test gives it a free port: the default 8001 may be taken on a shared machine.
+    env: { PATH: process.env.PATH ?? "", CLASSIFIER_HOST: "127.0.0.1", CLASSIFIER_ENVIRONMENT: "test", CLASSIFIER_GRPC_ENABLED: "false", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   started.push(child);
@@ -198,6 +201,40 @@ describe("graceful shutdown of the real process", () => {
 
     expect(await service.exited).toBe(0);
     expect(service.logs.find((l) => l.msg === "shutdown complete")?.exit_code).toBe(0);
+  });
+});
+
+describe("graceful shutdown of the real process with gRPC on", () => {
+  it("serves gRPC on CLASSIFIER_GRPC_PORT; on SIGTERM an open health Watch reports NOT_SERVING and ends, and it exits 0 well inside the grace", async () => {
+    const [port, grpcPort] = [await freePort(), await freePort()];
+    const service = startService({
+      CLASSIFIER_PORT: String(port),
+      CLASSIFIER_GRPC_ENABLED: "true",
+      CLASSIFIER_GRPC_PORT: String(grpcPort),
+      CLASSIFIER_SHUTDOWN_GRACE_MS: "15000",
+    });
+    expect((await service.waitForLog((l) => l.msg === "ready")).grpc_port).toBe(grpcPort);
+    const client = new GrpcInferenceClient(`127.0.0.1:${grpcPort}`);
+    try {
+      expect((await client.check("")).response).toEqual({ status: "SERVING" });
+      const statuses: string[] = [];
+      const stream = client.watch("");
+      const ended = new Promise<void>((resolve, reject) => {
+        stream.on("data", (message: { status: string }) => statuses.push(message.status));
+        stream.on("end", () => resolve());
+        stream.on("error", reject);
+      });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const signalled = Date.now();
+      service.child.kill("SIGTERM");
+      await ended;
+      expect(statuses).toEqual(["SERVING", "NOT_SERVING"]);
+      expect(await service.exited).toBe(0);
+      expect(Date.now() - signalled).toBeLessThan(10_000);
+      expect((await client.check("", { deadlineMs: 2000 })).error?.code).toBe(Status.UNAVAILABLE);
+    } finally {
+      client.close();
+    }
   });
 });
 

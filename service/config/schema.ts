@@ -153,6 +153,18 @@ const MiB = 1024 * 1024;
 export const CONFIG_SCHEMA = {
   port: integer("CLASSIFIER_PORT", 8000, 1, 65535, "TCP port the HTTP server listens on."),
   host: text("CLASSIFIER_HOST", "0.0.0.0", "Address the HTTP server binds to."),
+  grpcEnabled: boolean(
+    "CLASSIFIER_GRPC_ENABLED",
+    true,
+    "Serve the Open Inference Protocol's gRPC API (inference.GRPCInferenceService) and the gRPC health service on CLASSIFIER_GRPC_PORT; false serves HTTP only.",
+  ),
+  grpcPort: integer(
+    "CLASSIFIER_GRPC_PORT",
+    8001,
+    1,
+    65535,
+    "TCP port the gRPC server listens on (on CLASSIFIER_HOST), when CLASSIFIER_GRPC_ENABLED.",
+  ),
   modelRepository: text(
     "CLASSIFIER_MODEL_REPOSITORY",
     "models",
@@ -358,6 +370,13 @@ function crossFieldProblems(config: Config): ConfigProblem[] {
       variable: CONFIG_SCHEMA.requestTimeoutMs.name,
       value: String(config.requestTimeoutMs),
       allowed: `at least ${CONFIG_SCHEMA.headersTimeoutMs.name} (${config.headersTimeoutMs})`,
+    });
+  }
+  if (config.grpcEnabled && config.grpcPort === config.port) {
+    problems.push({
+      variable: CONFIG_SCHEMA.grpcPort.name,
+      value: String(config.grpcPort),
+      allowed: `a port other than ${CONFIG_SCHEMA.port.name} (${config.port}), or ${CONFIG_SCHEMA.grpcEnabled.name}=false`,
     });
   }
   if (config.maxQueue < config.maxBatchFiles) {

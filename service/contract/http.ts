@@ -35,6 +35,12 @@ export const HTTP_CONTRACT = {
   ],
 } as const;
 
+/**
+ * A client's request id (X-Request-Id, gRPC metadata x-request-id) is echoed only when it matches: printable,
+ * bounded, no spaces or quotes, so it is safe in a header and in a log line; otherwise one is generated.
+ */
+export const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
 /** Classes returned when a request does not say (`top_k` absent), capped by the model's class count. */
 const TOP_K_DEFAULT = 5;
 

@@ -27,6 +27,7 @@ export interface MetricDefinition {
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
 const STAGE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const;
 const HTTP_LABELS = ["method", "route", "status_code"] as const;
+const GRPC_LABELS = ["method", "code"] as const;
 /** Which loaded version of the model did the work: every prediction metric carries it. */
 const MODEL_VERSION = "model_version";
 
@@ -43,6 +44,20 @@ export const METRIC_DEFINITIONS = {
     type: "histogram",
     help: "Time from receiving an HTTP request to finishing its response, in seconds.",
     labels: HTTP_LABELS,
+    buckets: LATENCY_BUCKETS,
+  },
+  /** gRPC calls on CLASSIFIER_GRPC_PORT; method is "<service>/<rpc>", code the gRPC status name (OK, INVALID_ARGUMENT, ...). */
+  grpcRequestsTotal: {
+    name: "grpc_requests_total",
+    type: "counter",
+    help: "gRPC calls answered, by method and status code name.",
+    labels: GRPC_LABELS,
+  },
+  grpcRequestDuration: {
+    name: "grpc_request_duration_seconds",
+    type: "histogram",
+    help: "Time from receiving a gRPC call to sending its status, in seconds.",
+    labels: GRPC_LABELS,
     buckets: LATENCY_BUCKETS,
   },
   /** One per image; status is "success" or the failure's kind. */

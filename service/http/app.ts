@@ -25,13 +25,13 @@ import { predictRoutes } from "./routes/predict";
 const ROUTE_MODULES: readonly RouteModule[] = [healthRoutes, metricsRoutes, docsRoutes, predictRoutes, v2Routes, webRoutes];
 
 export function createApp(deps: AppDependencies): Express {
-  const { config, metrics, logger, lifecycle } = deps;
+  const { config, metrics, logger, lifecycle, concurrency } = deps;
   const pipeline = deps.models.default;
   const described = { config, model: pipeline.model, versions: deps.models.loaded };
   const context: RouteContext = {
     ...deps,
     pipeline,
-    predictionGuards: predictionGuards({ config, metrics, lifecycle }),
+    predictionGuards: predictionGuards({ config, lifecycle, concurrency }),
     openApiDocument: buildOpenApiDocument(described, ROUTE_MODULES.map((module) => module.openApi(described))),
   };
   const app = express();

@@ -9,7 +9,9 @@ import { rateLimit } from "express-rate-limit";
 import helmet from "helmet";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema";
+import type { ConcurrencyLimit } from "../lifecycle/concurrency-limit";
 import type { Lifecycle } from "../lifecycle/lifecycle";
+import { SANE_REQUEST_ID } from "../contract/http";
 import { UNMATCHED_ROUTE, type Metrics } from "../metrics/metrics";
 import { HEADER_LENGTH_HEADER } from "../protocols/v2/binary-body";
 import { HttpProblem } from "./errors";
@@ -23,9 +25,6 @@ declare global {
     }
   }
 }
-
-/** Printable, bounded, no spaces or quotes: safe to echo in a header and to log. */
-const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
 /** Echoes a sane X-Request-Id from the client, or makes one; every response carries it. */
 export function requestId(): RequestHandler {
@@ -128,9 +127,10 @@ export function closeConnectionsWhileDraining(lifecycle: Lifecycle): RequestHand
 }
 
 export interface GuardDependencies {
-  readonly config: Pick<Config, "maxConcurrentRequests" | "rateLimitPerMinute">;
-  readonly metrics: Pick<Metrics, "inflightRequests">;
+  readonly config: Pick<Config, "rateLimitPerMinute">;
   readonly lifecycle: Lifecycle;
+  /** The budget every protocol's prediction requests share. */
+  readonly concurrency: ConcurrencyLimit;
 }
 
 /**
@@ -140,7 +140,7 @@ export interface GuardDependencies {
 export function predictionGuards(deps: GuardDependencies): RequestHandler[] {
   const guards: RequestHandler[] = [requireReady(deps.lifecycle)];
   if (deps.config.rateLimitPerMinute > 0) guards.push(rateLimitPerClient(deps.config.rateLimitPerMinute));
-  guards.push(limitConcurrency(deps.config.maxConcurrentRequests, deps.metrics));
+  guards.push(limitConcurrency(deps.concurrency));
   return guards;
 }
 
@@ -159,26 +159,17 @@ export function requireReady(lifecycle: Lifecycle): RequestHandler {
   };
 }
 
-/** At most `max` prediction requests at once; the rest get 503 at once, before their body is read. */
-export function limitConcurrency(max: number, metrics: Pick<Metrics, "inflightRequests">): RequestHandler {
-  let inflight = 0;
+/** A slot of the shared budget for the request's lifetime; without one, 503 at once, before its body is read. */
+export function limitConcurrency(concurrency: ConcurrencyLimit): RequestHandler {
   return (_req, res, next) => {
-    if (inflight >= max) {
+    const release = concurrency.tryAcquire();
+    if (release === undefined) {
       return next(
-        new HttpProblem(503, "overloaded", `The service is handling ${max} requests already; retry after the Retry-After delay.`, {
+        new HttpProblem(503, "overloaded", `The service is handling ${concurrency.max} requests already; retry after the Retry-After delay.`, {
           retryAfterSeconds: 1,
         }),
       );
     }
-    inflight++;
-    metrics.inflightRequests.inc();
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
-      inflight--;
-      metrics.inflightRequests.dec();
-    };
     res.once("finish", release);
     res.once("close", release);
     next();

@@ -6,6 +6,7 @@
 import type { RequestHandler, Router } from "express";
 import type { Logger } from "pino";
 import type { Config } from "../config/schema";
+import type { ConcurrencyLimit } from "../lifecycle/concurrency-limit";
 import type { Lifecycle } from "../lifecycle/lifecycle";
 import type { Metrics } from "../metrics/metrics";
 import type { InferencePipeline, ModelDescription } from "../pipeline/classifier";
@@ -19,6 +20,8 @@ export interface AppDependencies {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly lifecycle: Lifecycle;
+  /** Prediction requests in flight, shared with the other front ends (gRPC). */
+  readonly concurrency: ConcurrencyLimit;
 }
 
 /** What every router gets: the dependencies, the one shared chain of prediction guards, and the API document. */

@@ -1,15 +1,25 @@
 /**
- * Graceful shutdown on SIGTERM or SIGINT: readiness turns 503 at once, the listener closes (new connections are
- * refused), idle keep-alive connections close, in-flight requests finish and their connections close after the
- * response; then the model is released and the process exits 0. If requests are still running when the grace
+ * Graceful shutdown on SIGTERM or SIGINT: readiness turns 503 at once, the listeners close (new connections are
+ * refused; the gRPC server, one of `others`, sends GOAWAY and refuses new calls), idle keep-alive connections
+ * close, in-flight requests finish and their connections close after the response; then the model is released and the process exits 0. If requests are still running when the grace
  * period ends, their connections are cut and the process exits 1.
  */
 import type { Server } from "node:http";
 import type { Logger } from "pino";
 import type { Lifecycle } from "./lifecycle";
 
+/** Another listener drained alongside the HTTP server (the gRPC server). */
+export interface Drainable {
+  /** Stops accepting new work; resolves once the work in flight has finished. */
+  close(): Promise<void>;
+  /** Cuts the work that remains, when the grace period has run out. */
+  forceClose(): void;
+}
+
 export interface ShutdownOptions {
   readonly server: Server;
+  /** Drained like `server`, within the same grace period. @default [] */
+  readonly others?: readonly Drainable[];
   readonly lifecycle: Lifecycle;
   readonly logger: Logger;
   /** Longest wait for in-flight requests, in milliseconds. */
@@ -30,12 +40,14 @@ export function createShutdown(options: ShutdownOptions): (reason: string) => Pr
     running ??= (async () => {
       const started = Date.now();
       lifecycle.startDraining();
-      const closed = new Promise<boolean>((resolve) => {
+      const others = options.others ?? [];
+      const httpClosed = new Promise<void>((resolve) => {
         // close() stops accepting and, on Node >= 19, closes idle keep-alive connections; busy ones close
         // after their response, which carries Connection: close while draining.
-        server.close(() => resolve(true));
+        server.close(() => resolve());
         server.closeIdleConnections();
       });
+      const closed = Promise.all([httpClosed, ...others.map((other) => other.close())]).then(() => true);
       logger.info({ reason, grace_ms: graceMs }, "shutting down: listener closed, draining in-flight requests");
       let timer: NodeJS.Timeout | undefined;
       const expired = new Promise<boolean>((resolve) => {
@@ -46,6 +58,7 @@ export function createShutdown(options: ShutdownOptions): (reason: string) => Pr
       if (!clean) {
         logger.warn({ grace_ms: graceMs }, "grace period expired; closing the remaining connections");
         server.closeAllConnections();
+        for (const other of others) other.forceClose();
       }
       try {
         await options.release?.();

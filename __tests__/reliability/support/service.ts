@@ -124,6 +124,8 @@ export function compileService(): string {
 export interface ChildService {
   readonly child: ChildProcess;
   readonly port: number;
+  /** CLASSIFIER_GRPC_PORT, free like `port`. */
+  readonly grpcPort: number;
   /** Every stdout line, as written. */
   readonly stdoutLines: string[];
   /** stdout lines that parsed as JSON objects. */
@@ -152,12 +154,14 @@ export function killChildren(): void {
 export async function spawnService(env: Record<string, string> = {}): Promise<ChildService> {
   const main = compileService();
   const port = await freePort();
+  const grpcPort = await freePort();
   const child = spawn(process.execPath, [main], {
     cwd: REPO,
     env: {
       PATH: process.env.PATH ?? "",
       CLASSIFIER_HOST: LOOPBACK,
       CLASSIFIER_PORT: String(port),
+      CLASSIFIER_GRPC_PORT: String(grpcPort),
       CLASSIFIER_ENVIRONMENT: "test",
       // The machine is shared with a training job: one ONNX Runtime thread.
       CLASSIFIER_ORT_INTRA_OP_THREADS: "1",
@@ -190,6 +194,7 @@ export async function spawnService(env: Record<string, string> = {}): Promise<Ch
   return {
     child,
     port,
+    grpcPort,
     stdoutLines,
     logs,
     stderr: () => stderr,

@@ -10,14 +10,14 @@ import { methodNotAllowed } from "../../http/errors";
 import { announceVersion, classifyOptions, noStore, pipelineOf } from "../../http/handlers";
 import { sendCompressible } from "../../http/response-coding";
 import type { InferencePipeline } from "../../pipeline/classifier";
-import { PipelineError } from "../../pipeline/errors";
 import { binaryOutputNames, encodeInferenceResponse } from "./binary-response";
 import { notFoundV2, unknownModel, v2ErrorHandler } from "./errors";
 import { inferenceBody } from "./infer-body";
 import { modelMetadata, serverMetadata, type ModelMetadata } from "./metadata";
 import { v2OpenApi } from "./openapi";
 import { parseInferenceRequest } from "./request";
-import { buildInferenceResponse, type InferenceResults } from "./response";
+import { runInference } from "./infer";
+import { buildInferenceResponse } from "./response";
 
 const READ = ["GET", "HEAD"];
 
@@ -78,20 +78,7 @@ function v2Router({ models, config, lifecycle, logger, predictionGuards }: Route
         announceVersion(res, pipeline);
         const request = parseInferenceRequest(req.body, model, { maxImages: config.maxBatchFiles }, res.locals.rawInputs);
         const options = classifyOptions(res, model.labels.length, config.predictionTimeoutMs);
-        let results: InferenceResults;
-        if (request.input.kind === "tensor") {
-          results = await pipeline.classifyTensor(request.input.tensor, request.input.count, options);
-        } else {
-          const outcomes = await pipeline.classifyImages(request.input.images, options);
-          // A tensor is all or nothing: the first image that fails fails the request, naming its element.
-          results = {
-            classifications: outcomes.map((outcome, i) => {
-              if (outcome.ok) return outcome.classification;
-              const { kind, code, message } = outcome.error;
-              throw new PipelineError(kind, code, `inputs[0].data[${i}]: ${message}`, { cause: outcome.error });
-            }),
-          };
-        }
+        const results = await runInference(pipeline, request.input, options);
         // Without an id of its own, the request is answered under its X-Request-Id, which the logs carry too.
         const response = buildInferenceResponse(model, request.id ?? res.locals.requestId, request.outputs, results);
         const { body, headers } = encodeInferenceResponse(response, binaryOutputNames(req.body, request.outputs));
