@@ -61,7 +61,7 @@ COPY --from=deps-cuda /app/node_modules ./node_modules
 COPY --from=build /app/build/service ./build/service
 COPY --from=build /app/build/scripts/image/healthcheck.js ./build/scripts/image/
 COPY package.json ./
-COPY models/*.onnx models/*.json ./models/
+COPY models/ ./models/
 USER 1000:1000
 EXPOSE 8000
 STOPSIGNAL SIGTERM

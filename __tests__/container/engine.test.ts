@@ -441,7 +441,7 @@ describeWithEngine("the image, built and run by a real engine as the production 
       table.check(`${golden.image.file}: top-1 as PyTorch`, card.labels[golden.top1], body.prediction.label);
       expect(body.prediction.confidence).toBeCloseTo(golden.confidence, 2);
       const metrics = await send(port, { path: HTTP_CONTRACT.metricsPath });
-      const successes = `${METRIC_NAMES.predictionsTotal}\\{model_name="${card.name}",status="success"\\}`;
+      const successes = `${METRIC_NAMES.predictionsTotal}\\{model_name="${card.name}",model_version="${card.version}",status="success"\\}`;
       const counted = new RegExp(`^${successes} (\\d+)$`, "m").exec(metrics.text);
       expect(Number(counted?.[1])).toBeGreaterThanOrEqual(fixtures.length);
     }, 120_000);

@@ -9,6 +9,7 @@ import { DIGEST, FakeCluster, NAMESPACE, RELEASED_TAG, REPO, REPOSITORY, runScri
 
 const RUN_TIMEOUT_MS = 120_000;
 const OTHER_OBJECTS = [
+  "ServiceAccount/pyramidnet",
   "ConfigMap/pyramidnet-config",
   "Deployment/pyramidnet",
   "Service/pyramidnet",
