@@ -49,6 +49,17 @@ export interface EnvironmentSpec {
     /** HTTPS with a cert-manager certificate; required when `exposure` is "public". */
     readonly tls?: IngressTlsProps;
   };
+  /**
+   * An Ingress for the gRPC API (ingress-nginx `backend-protocol: GRPC`) on its own host. It always needs `tls`
+   * (ingress-nginx serves HTTP/2 only over TLS) and gRPC on in `config` (CLASSIFIER_GRPC_ENABLED, the default).
+   * @default - none: gRPC is reached in the cluster, on the Service's port 8001
+   */
+  readonly grpcIngress?: {
+    readonly host: string;
+    /** Calls per second per client address. @default 20 */
+    readonly rateLimitPerSecond?: number;
+    readonly tls?: IngressTlsProps;
+  };
   /** Service configuration besides CLASSIFIER_ENVIRONMENT (the entry's key), validated by the service's schema. */
   readonly config: Omit<ConfigOverrides, "environment">;
   /**
@@ -127,6 +138,11 @@ export const ENVIRONMENTS = {
       rateLimitPerSecond: 50,
       tls: { clusterIssuer: "letsencrypt-prod", secretName: "pyramidnet-staging-tls" },
     },
+    grpcIngress: {
+      host: "grpc.pyramidnet.staging.example.com",
+      rateLimitPerSecond: 50,
+      tls: { clusterIssuer: "letsencrypt-prod", secretName: "pyramidnet-staging-grpc-tls" },
+    },
     config: { logLevel: "info" },
     imagePullSecrets: ["registry-credentials"],
     // Load tests run in staging from their own namespace, straight to the pods (not through the Ingress's rate limit).
@@ -157,6 +173,11 @@ export const ENVIRONMENTS = {
       host: "pyramidnet.example.com",
       rateLimitPerSecond: 50,
       tls: { clusterIssuer: "letsencrypt-prod", secretName: "pyramidnet-tls" },
+    },
+    grpcIngress: {
+      host: "grpc.pyramidnet.example.com",
+      rateLimitPerSecond: 50,
+      tls: { clusterIssuer: "letsencrypt-prod", secretName: "pyramidnet-grpc-tls" },
     },
     config: { logLevel: "info" },
     imagePullSecrets: ["registry-credentials"],

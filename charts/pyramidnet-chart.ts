@@ -3,12 +3,15 @@ import type { Construct } from "constructs";
 import {
   AppNamespace,
   ClassifierIngress,
+  GrpcIngress,
   type ImageReference,
   InferenceService,
   ReleaseTracks,
   assertDnsLabel,
   type ClassifierIngressProps,
+  type GrpcIngressProps,
   type InferenceServiceProps,
+  grpcBackendOf,
 } from "../infra";
 import type { EnvironmentSpec } from "./environments";
 import type { EnvironmentRelease } from "./release-table";
@@ -95,6 +98,11 @@ export function ingressProps(spec: EnvironmentSpec): Omit<ClassifierIngressProps
   return { host: spec.ingress.host, rateLimitPerSecond: spec.ingress.rateLimitPerSecond, tls: spec.ingress.tls };
 }
 
+/** The gRPC Ingress props of an environment, without its backend; undefined when it has none. */
+export function grpcIngressProps(spec: EnvironmentSpec): Omit<GrpcIngressProps, "backend" | "labels"> | undefined {
+  return spec.grpcIngress && { ...spec.grpcIngress };
+}
+
 /**
  * One environment: its Namespace first, then the classifier and its Ingress; with a release entry, a stable and
  * a canary track (ReleaseTracks). Objects carry explicit namespaces (not the chart's), because the Namespace
@@ -111,6 +119,8 @@ export class PyramidNetChart extends Chart {
   readonly canary?: InferenceService;
   /** The ingress-nginx canary Ingress, when the release entry has a canary. */
   readonly canaryIngress?: ClassifierIngress;
+  /** The main gRPC Ingress, when the environment has one (`grpcIngress`). */
+  readonly grpcIngress?: GrpcIngress;
 
   constructor(scope: Construct, id: string, props: PyramidNetChartProps) {
     super(scope, id);
@@ -127,8 +137,10 @@ export class PyramidNetChart extends Chart {
         backend: this.classifier,
         labels: this.classifier.labels,
       });
-      this.classifier.node.addDependency(namespace);
-      this.ingress.node.addDependency(namespace);
+      const grpc = grpcIngressProps(spec);
+      this.grpcIngress =
+        grpc && new GrpcIngress(this, "GrpcIngress", { ...grpc, backend: grpcBackendOf(this.classifier), labels: this.classifier.labels });
+      for (const child of [this.classifier, this.ingress, ...(this.grpcIngress ? [this.grpcIngress] : [])]) child.node.addDependency(namespace);
     } else {
       const canary = release.canary;
       const tracks = new ReleaseTracks(this, "Release", {
@@ -140,12 +152,14 @@ export class PyramidNetChart extends Chart {
           weight: canary.weight,
         },
         ingress: ingressProps(spec),
+        grpcIngress: grpcIngressProps(spec),
       });
       if (tracks.ingress === undefined) throw new Error("the release tracks were built without their Ingress");
       this.classifier = tracks.stable;
       this.ingress = tracks.ingress;
       this.canary = tracks.canary;
       this.canaryIngress = tracks.canaryIngress;
+      this.grpcIngress = tracks.grpcIngress;
       // kubectl applies a file top to bottom: the Namespace must come before what lives in it.
       tracks.node.addDependency(namespace);
     }

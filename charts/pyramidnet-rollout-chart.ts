@@ -1,8 +1,8 @@
 import { Chart } from "cdk8s";
 import type { Construct } from "constructs";
-import { CANARY_ROLLOUT_DEFAULTS, CanaryRollout, ClassifierIngress, InferenceService } from "../infra";
+import { CANARY_ROLLOUT_DEFAULTS, CanaryRollout, ClassifierIngress, GRPC_INGRESS_DEFAULTS, GrpcIngress, InferenceService } from "../infra";
 import type { EnvironmentSpec } from "./environments";
-import { assertEnvironment, classifierProps, environmentNamespace, ingressProps, trackImage } from "./pyramidnet-chart";
+import { assertEnvironment, classifierProps, environmentNamespace, grpcIngressProps, ingressProps, trackImage } from "./pyramidnet-chart";
 import type { EnvironmentRelease } from "./release-table";
 
 export interface PyramidNetRolloutChartProps {
@@ -39,6 +39,8 @@ export class PyramidNetRolloutChart extends Chart {
   readonly classifier: InferenceService;
   readonly rollout: CanaryRollout;
   readonly ingress: ClassifierIngress;
+  /** The main gRPC Ingress, when the environment has one; the controller clones it too. */
+  readonly grpcIngress?: GrpcIngress;
 
   constructor(scope: Construct, id: string, props: PyramidNetRolloutChartProps) {
     super(scope, id);
@@ -49,9 +51,12 @@ export class PyramidNetRolloutChart extends Chart {
     const image = trackImage(spec, props, target.imageTag ?? release.stable.imageTag);
     this.classifier = new InferenceService(this, "Classifier", classifierProps(props.environmentName, spec, image));
     const ingressName = this.classifier.objectName;
+    const grpc = grpcIngressProps(spec);
+    const grpcIngressName = grpc && `${ingressName}${GRPC_INGRESS_DEFAULTS.nameSuffix}`;
     this.rollout = new CanaryRollout(this, "Rollout", {
       service: this.classifier,
       stableIngressName: ingressName,
+      stableGrpcIngressName: grpcIngressName,
       modelVersion: target.modelVersion ?? release.stable.modelVersion,
       weights: rolloutWeights(release),
     });
@@ -61,6 +66,16 @@ export class PyramidNetRolloutChart extends Chart {
       backend: this.rollout.stableBackend,
       labels: this.classifier.labels,
     });
-    for (const child of [this.classifier, this.rollout, this.ingress]) child.node.addDependency(namespace);
+    if (grpc !== undefined && this.rollout.stableGrpcBackend !== undefined) {
+      this.grpcIngress = new GrpcIngress(this, "GrpcIngress", {
+        ...grpc,
+        name: grpcIngressName,
+        backend: this.rollout.stableGrpcBackend,
+        labels: this.classifier.labels,
+      });
+    }
+    for (const child of [this.classifier, this.rollout, this.ingress, ...(this.grpcIngress ? [this.grpcIngress] : [])]) {
+      child.node.addDependency(namespace);
+    }
   }
 }

@@ -1,6 +1,7 @@
 export * from "./accelerator";
 export * from "./autoscaling";
 export * from "./canary-analysis";
+export * from "./grpc-ingress";
 export * from "./image";
 export * from "./inference-service";
 export * from "./inference-service-props";

@@ -151,6 +151,12 @@ export interface InferenceServiceProps {
    */
   readonly servicePort?: number;
   /**
+   * Port the Service listens on for gRPC (named "grpc", appProtocol grpc; it forwards to the container's named
+   * port "grpc"). Only used while the configuration serves gRPC (CLASSIFIER_GRPC_ENABLED, the default).
+   * @default 8001
+   */
+  readonly grpcServicePort?: number;
+  /**
    * Client CIDRs a LoadBalancer Service admits (Service and NetworkPolicy). Only with serviceType LoadBalancer.
    * @default ["0.0.0.0/0"] when serviceType is LoadBalancer
    */
@@ -213,6 +219,7 @@ export const INFERENCE_SERVICE_DEFAULTS = {
   replicas: 1,
   serviceType: "ClusterIP",
   servicePort: 80,
+  grpcServicePort: 8001,
   loadBalancerSourceRanges: ["0.0.0.0/0"],
   serviceMonitorLabels: { release: "kube-prometheus-stack" },
   writablePaths: ["/tmp"],

@@ -12,8 +12,8 @@ import { assertDnsLabel, assertLabelValue, selectorLabels, standardLabels } from
 import { PodIngressPolicy } from "./network-policy";
 import { CONTAINER_NAME, assertShutdownTiming, renderPodTemplate } from "./pod-spec";
 import { assertDistinctProbes, type ExposedPort } from "./probes";
-import { HTTP_CONTRACT, METRIC_NAMES, loadConfig, type Config } from "./service-contract";
 import { WorkloadServiceAccount, renderImagePullSecrets } from "./service-account";
+import { GRPC_CONTRACT, HTTP_CONTRACT, METRIC_NAMES, loadConfig, type Config } from "./service-contract";
 import { ServiceMonitor } from "./service-monitor";
 import { assertInteger, assertPort } from "./validation";
 import { RequestRecommender } from "./vertical-autoscaler";
@@ -40,6 +40,10 @@ export class InferenceService extends Construct implements HttpBackend {
   readonly servicePortName: string = HTTP_CONTRACT.portName;
   /** The port the Service listens on. */
   readonly servicePort: number;
+  /** The Service's gRPC port, for a gRPC Ingress; undefined when the configuration turns gRPC off. */
+  readonly grpcBackend?: HttpBackend;
+  /** The Service's ports: HTTP, and gRPC unless the configuration turns it off. */
+  readonly servicePorts: readonly k8s.ServicePort[];
   readonly maxRequestBytes: number;
   /** Labels that select the pods. */
   readonly selector: Readonly<Record<string, string>>;
@@ -116,6 +120,12 @@ export class InferenceService extends Construct implements HttpBackend {
     this.servicePort = servicePort;
 
     const port: ExposedPort = { name: HTTP_CONTRACT.portName, containerPort: this.config.port };
+    const grpcPort: ExposedPort | undefined = this.config.grpcEnabled ? { name: GRPC_CONTRACT.portName, containerPort: this.config.grpcPort } : undefined;
+    const grpcServicePort = props.grpcServicePort ?? INFERENCE_SERVICE_DEFAULTS.grpcServicePort;
+    assertPort(grpcServicePort, "grpcServicePort");
+    if (grpcPort !== undefined && grpcServicePort === servicePort) {
+      throw new Error(`grpcServicePort (${grpcServicePort}) must differ from servicePort: one Service port per protocol`);
+    }
     assertDistinctProbes(props.probes);
 
     const imagePullSecrets = renderImagePullSecrets(props.imagePullSecrets ?? INFERENCE_SERVICE_DEFAULTS.imagePullSecrets);
@@ -150,6 +160,7 @@ export class InferenceService extends Construct implements HttpBackend {
           configMapName,
           configChecksum: configChecksum(this.configData),
           port,
+          extraPorts: grpcPort === undefined ? [] : [grpcPort],
           resources,
           probes: props.probes,
           volumes: writableVolumes(
@@ -166,19 +177,26 @@ export class InferenceService extends Construct implements HttpBackend {
       },
     });
 
+    this.servicePorts = [
+      { name: this.servicePortName, port: servicePort, targetPort: k8s.IntOrString.fromString(port.name), protocol: "TCP" },
+      ...(grpcPort === undefined
+        ? []
+        : [
+            {
+              name: GRPC_CONTRACT.portName,
+              port: grpcServicePort,
+              targetPort: k8s.IntOrString.fromString(grpcPort.name),
+              protocol: "TCP",
+              appProtocol: GRPC_CONTRACT.appProtocol,
+            },
+          ]),
+    ];
     this.service = new k8s.KubeService(this, "Service", {
       metadata: metadata(objectName),
       spec: {
         type: serviceType,
         selector: { ...this.selector },
-        ports: [
-          {
-            name: this.servicePortName,
-            port: servicePort,
-            targetPort: k8s.IntOrString.fromString(port.name),
-            protocol: "TCP",
-          },
-        ],
+        ports: this.servicePorts.map((servicePort) => ({ ...servicePort })),
         ...(serviceType === "LoadBalancer"
           ? // Local keeps the client's address, which the NetworkPolicy's ipBlock rule and rate limits need.
             { externalTrafficPolicy: "Local", loadBalancerSourceRanges: [...sourceRanges] }
@@ -213,9 +231,14 @@ export class InferenceService extends Construct implements HttpBackend {
       metadata: metadata(objectName),
       podSelector: this.selector,
       port: port.containerPort,
+      extraPorts: grpcPort === undefined ? [] : [grpcPort.containerPort],
       access: props.networkAccess,
       sourceRanges,
     });
+
+    if (grpcPort !== undefined) {
+      this.grpcBackend = { namespace: this.namespace, serviceName: objectName, servicePortName: GRPC_CONTRACT.portName, maxRequestBytes: this.maxRequestBytes };
+    }
 
     this.serviceMonitor = new ServiceMonitor(this, "ServiceMonitor", {
       name: objectName,

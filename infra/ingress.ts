@@ -104,6 +104,11 @@ export interface IngressPath {
 
 const HOST = /^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$/;
 
+/** Refuses an Ingress host that is not a lowercase DNS name with at least one dot. */
+export function assertIngressHost(host: string): void {
+  if (!HOST.test(host)) throw new Error(`ingress host "${host}" must be a lowercase DNS name with at least one dot`);
+}
+
 /**
  * ingress-nginx's body size in nginx units, exact: nginx reads "m" as MiB and "k" as KiB, so 10485760 bytes is
  * "10m". The Ingress must not refuse what the service accepts, nor accept what it would refuse with a 413 after
@@ -116,6 +121,14 @@ export function nginxSize(bytes: number): string {
   return String(bytes);
 }
 
+/** The TLS Secret's name once the TLS props are checked: the one given, else "<ingress name>-tls". */
+export function tlsSecretName(tls: IngressTlsProps, ingressName: string): string {
+  if (tls.clusterIssuer.trim() === "") throw new Error("tls.clusterIssuer must not be empty");
+  const secretName = tls.secretName ?? `${ingressName}-tls`;
+  assertDnsLabel(secretName, "tls secretName");
+  return secretName;
+}
+
 /** A networking.k8s.io/v1 Ingress for the classifier on ingress-nginx. */
 export class ClassifierIngress extends Construct {
   readonly host: string;
@@ -125,14 +138,10 @@ export class ClassifierIngress extends Construct {
     super(scope, id);
     const name = props.name ?? props.backend.serviceName;
     assertDnsLabel(name, "ingress name");
-    if (!HOST.test(props.host)) {
-      throw new Error(`ingress host "${props.host}" must be a lowercase DNS name with at least one dot`);
-    }
+    assertIngressHost(props.host);
     const rateLimit = props.rateLimitPerSecond ?? 20;
     assertInteger(rateLimit, "rateLimitPerSecond", { min: 1 });
-    if (props.tls && props.tls.clusterIssuer.trim() === "") throw new Error("tls.clusterIssuer must not be empty");
-    const secretName = props.tls ? (props.tls.secretName ?? `${name}-tls`) : undefined;
-    if (secretName !== undefined) assertDnsLabel(secretName, "tls secretName");
+    const secretName = props.tls ? tlsSecretName(props.tls, name) : undefined;
     const paths = props.paths ?? HTTP_CONTRACT.publicPaths;
     if (paths.length === 0) throw new Error("the Ingress must route at least one path");
     for (const { path } of paths) {

@@ -2,7 +2,7 @@ import { k8s } from "cdk8s-plus-28";
 import { Construct } from "constructs";
 import { assertDnsLabel, assertLabels } from "./labels";
 
-/** An in-cluster client admitted to the HTTP port, besides the ingress controller and Prometheus. */
+/** An in-cluster client admitted to the HTTP and gRPC ports, besides the ingress controller and Prometheus. */
 export interface NetworkClient {
   /** Namespace the client's pods run in. */
   readonly namespace: string;
@@ -23,7 +23,7 @@ export type EgressPolicy = "none" | "dns";
 /** Who may open connections to the pods, and where the pods may connect. Everything else is denied. */
 export interface NetworkAccessProps {
   /**
-   * Namespace of the ingress controller; all its pods may reach the HTTP port.
+   * Namespace of the ingress controller; all its pods may reach the HTTP and gRPC ports.
    * @default "ingress-nginx"
    */
   readonly ingressControllerNamespace?: string;
@@ -38,7 +38,7 @@ export interface NetworkAccessProps {
    */
   readonly prometheusPodLabels?: Readonly<Record<string, string>>;
   /**
-   * Other in-cluster clients admitted to the HTTP port, each a namespace and optionally pod labels.
+   * Other in-cluster clients admitted to the HTTP and gRPC ports, each a namespace and optionally pod labels.
    * @default [] (only the ingress controller and Prometheus)
    */
   readonly clients?: readonly NetworkClient[];
@@ -75,8 +75,14 @@ export interface PodIngressPolicyProps {
   readonly metadata: { readonly name: string; readonly namespace: string; readonly labels: Record<string, string> };
   /** Labels of the pods it protects. */
   readonly podSelector: Readonly<Record<string, string>>;
-  /** The one container port traffic may reach. */
+  /** The container port traffic may reach: HTTP, which Prometheus scrapes too. */
   readonly port: number;
+  /**
+   * Further container ports the ingress controller and the client CIDRs may reach (gRPC); Prometheus still
+   * reaches only `port`.
+   * @default []
+   */
+  readonly extraPorts?: readonly number[];
   /**
    * Who may reach it.
    * @default - see NetworkAccessProps
@@ -90,8 +96,8 @@ export interface PodIngressPolicyProps {
 }
 
 /**
- * A NetworkPolicy that admits traffic to one port only from the ingress controller's namespace, from Prometheus,
- * from the named in-cluster clients and from the given client CIDRs, and lets the pods connect nowhere (or only to
+ * A NetworkPolicy that admits traffic to the HTTP port only from the ingress controller's namespace, from Prometheus,
+ * from the named in-cluster clients and from the given client CIDRs (and to the extra ports from all but Prometheus), and lets the pods connect nowhere (or only to
  * the cluster DNS). The namespaces are matched by their kubernetes.io/metadata.name label, which the API server
  * sets on every namespace.
  */
@@ -112,25 +118,27 @@ export class PodIngressPolicy extends Construct {
     const sourceRanges = props.sourceRanges ?? [];
     for (const cidr of sourceRanges) assertCidr(cidr);
 
-    const port: k8s.NetworkPolicyPort = { protocol: "TCP", port: k8s.IntOrString.fromNumber(props.port) };
+    const tcp = (number: number): k8s.NetworkPolicyPort => ({ protocol: "TCP", port: k8s.IntOrString.fromNumber(number) });
+    const port = tcp(props.port);
+    const clientPorts = [port, ...(props.extraPorts ?? []).map(tcp)];
+    const prometheus: k8s.NetworkPolicyPeer = {
+      namespaceSelector: namespaceNamed(prometheusNamespace),
+      podSelector: { matchLabels: { ...(access.prometheusPodLabels ?? defaults.prometheusPodLabels) } },
+    };
     this.apiObject = new k8s.KubeNetworkPolicy(this, "Resource", {
       metadata: { ...props.metadata, labels: { ...props.metadata.labels } },
       spec: {
         podSelector: { matchLabels: { ...props.podSelector } },
         policyTypes: ["Ingress", "Egress"],
+        // Without extra ports, one rule for the ingress controller, Prometheus and the clients, as before gRPC.
         ingress: [
-          {
-            from: [
-              { namespaceSelector: namespaceNamed(ingressNamespace) },
-              {
-                namespaceSelector: namespaceNamed(prometheusNamespace),
-                podSelector: { matchLabels: { ...(access.prometheusPodLabels ?? defaults.prometheusPodLabels) } },
-              },
-              ...clients,
-            ],
-            ports: [port],
-          },
-          ...(sourceRanges.length > 0 ? [{ from: sourceRanges.map((cidr) => ({ ipBlock: { cidr } })), ports: [port] }] : []),
+          ...(clientPorts.length === 1
+            ? [{ from: [{ namespaceSelector: namespaceNamed(ingressNamespace) }, prometheus, ...clients], ports: [port] }]
+            : [
+                { from: [{ namespaceSelector: namespaceNamed(ingressNamespace) }, ...clients], ports: clientPorts },
+                { from: [prometheus], ports: [port] },
+              ]),
+          ...(sourceRanges.length > 0 ? [{ from: sourceRanges.map((cidr) => ({ ipBlock: { cidr } })), ports: clientPorts }] : []),
         ],
         egress: egressRules(access),
       },

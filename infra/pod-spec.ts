@@ -52,8 +52,10 @@ export interface PodTemplateInputs {
   readonly configMapName: string;
   /** Checksum of that ConfigMap's data: a change rolls the pods (envFrom is read once at container start). */
   readonly configChecksum: string;
-  /** The one port the container exposes. */
+  /** The HTTP port: probes, metrics and the REST API. */
   readonly port: ExposedPort;
+  /** Further ports the container exposes (gRPC). @default [] */
+  readonly extraPorts?: readonly ExposedPort[];
   readonly resources: ResolvedResources;
   readonly probes?: ProbesProps;
   readonly volumes: readonly WritableVolume[];
@@ -134,7 +136,7 @@ function renderContainer(inputs: PodTemplateInputs): k8s.Container {
     name: CONTAINER_NAME,
     image: inputs.image,
     imagePullPolicy: inputs.imagePullPolicy,
-    ports: [{ name: inputs.port.name, containerPort: inputs.port.containerPort, protocol: "TCP" }],
+    ports: [inputs.port, ...(inputs.extraPorts ?? [])].map(({ name, containerPort }) => ({ name, containerPort, protocol: "TCP" })),
     envFrom: [{ configMapRef: { name: inputs.configMapName } }],
     lifecycle:
       preStopDelaySeconds > 0 ? { preStop: { exec: { command: ["sleep", String(preStopDelaySeconds)] } } } : undefined,

@@ -30,7 +30,12 @@ export interface HttpProbeSettings {
   readonly failureThreshold?: number;
 }
 
-/** The three probes of the inference container. */
+/**
+ * The three probes of the inference container, all httpGet on the HTTP port. The service also answers the
+ * standard gRPC health service (grpc.health.v1.Health, service "" and "inference.GRPCInferenceService") on its
+ * gRPC port, which a kubelet `grpc:` probe could call; the HTTP probes stay because they tell startup (model
+ * loaded) from readiness (draining, overloaded), and answer while gRPC is switched off.
+ */
 export interface ProbesProps {
   /** Gates the other probes until the model is loaded. @default - see {@link HttpProbeSettings} */
   readonly startup?: HttpProbeSettings;

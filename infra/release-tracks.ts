@@ -1,5 +1,6 @@
 import { Construct } from "constructs";
 import type { AutoscalingProps } from "./autoscaling";
+import { GRPC_INGRESS_DEFAULTS, GrpcIngress, grpcBackendOf, type GrpcIngressProps } from "./grpc-ingress";
 import { renderImage, type ImageReference } from "./image";
 import { InferenceService } from "./inference-service";
 import type { InferenceServiceProps } from "./inference-service-props";
@@ -63,6 +64,12 @@ export interface ReleaseTracksProps {
    * @default - no Ingress (refused with a canary: its weight is set at the Ingress)
    */
   readonly ingress?: Omit<ClassifierIngressProps, "backend" | "canary" | "labels">;
+  /**
+   * A gRPC Ingress in the same form: a main one to the stable Service's gRPC port and, with a canary, an
+   * ingress-nginx canary (`<name>-canary`) with the canary's weight and header. Needs gRPC on (CLASSIFIER_GRPC_ENABLED).
+   * @default - no gRPC Ingress
+   */
+  readonly grpcIngress?: Omit<GrpcIngressProps, "backend" | "canary" | "labels">;
 }
 
 /**
@@ -76,6 +83,8 @@ export class ReleaseTracks extends Construct {
   readonly canary?: InferenceService;
   readonly ingress?: ClassifierIngress;
   readonly canaryIngress?: ClassifierIngress;
+  readonly grpcIngress?: GrpcIngress;
+  readonly grpcCanaryIngress?: GrpcIngress;
 
   constructor(scope: Construct, id: string, props: ReleaseTracksProps) {
     super(scope, id);
@@ -106,6 +115,25 @@ export class ReleaseTracks extends Construct {
           ...props.ingress,
           name: `${name}-canary`,
           backend: this.canary,
+          labels: this.canary.labels,
+          canary: { weight: canary.weight, header: canary.header ?? RELEASE_TRACKS_DEFAULTS.canaryHeader },
+        });
+      }
+    }
+
+    if (props.grpcIngress !== undefined) {
+      const grpcName = props.grpcIngress.name ?? `${this.stable.name}${GRPC_INGRESS_DEFAULTS.nameSuffix}`;
+      this.grpcIngress = new GrpcIngress(this, "GrpcIngress", {
+        ...props.grpcIngress,
+        name: grpcName,
+        backend: grpcBackendOf(this.stable),
+        labels: this.stable.labels,
+      });
+      if (this.canary !== undefined && canary !== undefined) {
+        this.grpcCanaryIngress = new GrpcIngress(this, "GrpcCanaryIngress", {
+          ...props.grpcIngress,
+          name: `${grpcName}-canary`,
+          backend: grpcBackendOf(this.canary),
           labels: this.canary.labels,
           canary: { weight: canary.weight, header: canary.header ?? RELEASE_TRACKS_DEFAULTS.canaryHeader },
         });

@@ -18,10 +18,11 @@ import {
   type CanaryThresholds,
 } from "./canary-analysis";
 import { modelVersionConfig } from "./config-map";
+import { grpcBackendOf } from "./grpc-ingress";
 import type { InferenceService } from "./inference-service";
 import type { HttpBackend } from "./ingress";
 import { INGRESS_CANARY_DEFAULTS } from "./ingress";
-import { LABEL } from "./labels";
+import { LABEL, assertDnsLabel } from "./labels";
 import { CONFIG_SCHEMA, renderEnvironment } from "./service-contract";
 import { assertInteger } from "./validation";
 
@@ -36,6 +37,12 @@ export interface CanaryRolloutProps {
   readonly service: InferenceService;
   /** Name of the main Ingress, which must route to `stableBackend`; the controller clones it into a canary Ingress. */
   readonly stableIngressName: string;
+  /**
+   * Name of the main gRPC Ingress, which must route to `stableGrpcBackend`; the controller clones it as it clones
+   * the HTTP one, so gRPC calls split by the same weights. Needs gRPC on (CLASSIFIER_GRPC_ENABLED).
+   * @default - no gRPC Ingress
+   */
+  readonly stableGrpcIngressName?: string;
   /**
    * The model version the Rollout rolls out. It is set in the pod template (CLASSIFIER_MODEL_VERSION and a
    * `specific:<version>` policy, over the ConfigMap's values), so every ReplicaSet keeps the version it was created
@@ -95,6 +102,8 @@ const ROLLOUT_DURATION = /^\d+(s|m|h)$/;
 export class CanaryRollout extends Construct {
   /** What the main Ingress must route to: the stable Service, whose selector the controller manages. */
   readonly stableBackend: HttpBackend;
+  /** The stable Service's gRPC port, for the main gRPC Ingress; undefined when the classifier serves no gRPC. */
+  readonly stableGrpcBackend?: HttpBackend;
   readonly canaryServiceName: string;
   readonly analysisTemplateName: string;
   readonly rollout: ApiObject;
@@ -129,14 +138,8 @@ export class CanaryRollout extends Construct {
         spec: {
           type: "ClusterIP",
           selector: { ...service.selector },
-          ports: [
-            {
-              name: service.servicePortName,
-              port: service.servicePort,
-              targetPort: k8s.IntOrString.fromString(service.servicePortName),
-              protocol: "TCP",
-            },
-          ],
+          // The classifier Service's ports, gRPC included, so both Ingresses reach both tracks.
+          ports: service.servicePorts.map((port) => ({ ...port })),
         },
       });
     const stableService = trackService("stable");
@@ -148,6 +151,15 @@ export class CanaryRollout extends Construct {
       maxRequestBytes: service.maxRequestBytes,
     };
     this.canaryServiceName = canaryService.name;
+    if (service.grpcBackend !== undefined) this.stableGrpcBackend = { ...service.grpcBackend, serviceName: stableService.name };
+    if (props.stableGrpcIngressName !== undefined) {
+      grpcBackendOf(service);
+      assertDnsLabel(props.stableGrpcIngressName, "stableGrpcIngressName");
+    }
+    const stableIngresses =
+      props.stableGrpcIngressName === undefined
+        ? { stableIngress: props.stableIngressName }
+        : { stableIngresses: [props.stableIngressName, props.stableGrpcIngressName] };
 
     this.analysisTemplateName = `${name}-canary-health`;
     const conditions = successConditions(thresholds);
@@ -183,7 +195,7 @@ export class CanaryRollout extends Construct {
           canaryMetadata: { labels: { [TRACK_LABEL]: "canary" } },
           trafficRouting: {
             nginx: {
-              stableIngress: props.stableIngressName,
+              ...stableIngresses,
               additionalIngressAnnotations: { "canary-by-header": props.header ?? INGRESS_CANARY_DEFAULTS.header },
             },
           },

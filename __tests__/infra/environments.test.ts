@@ -7,8 +7,8 @@ import { parse } from "yaml";
 import { adapterValues, resolveImageTag } from "../../charts/app";
 import { environmentNames, type EnvironmentName } from "../../charts/environments";
 import { AUTOSCALING_DEFAULTS, GPU_CONFIG_DEFAULTS, renderAdapterValuesFile } from "../../infra";
-import { CONFIG_SCHEMA, HTTP_CONTRACT, METRIC_NAMES, loadConfig } from "../../infra/service-contract";
-import { allOf, oneOf, specOf, synthWithoutRelease } from "./manifests";
+import { CONFIG_SCHEMA, GRPC_CONTRACT, HTTP_CONTRACT, METRIC_NAMES, loadConfig } from "../../infra/service-contract";
+import { allOf, grpcIngresses, oneOf, specOf, synthWithoutRelease, withoutGrpcIngresses } from "./manifests";
 import { version as packageVersion } from "../../package.json";
 
 const environments = environmentNames();
@@ -26,7 +26,7 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
   const configMap = oneOf(manifests, "ConfigMap");
   const service = oneOf(manifests, "Service");
   const hpa = oneOf(manifests, "HorizontalPodAutoscaler");
-  const ingress = oneOf(manifests, "Ingress");
+  const ingress = oneOf(withoutGrpcIngresses(manifests), "Ingress");
   const limits = container.resources!.limits!;
   const requests = container.resources!.requests!;
 
@@ -52,6 +52,7 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
         "ServiceMonitor",
         ...(spec.autoscaling.minReplicas > 1 ? ["PodDisruptionBudget"] : []),
         ...(spec.verticalAutoscaling !== undefined ? ["VerticalPodAutoscaler"] : []),
+        ...(spec.grpcIngress !== undefined ? ["Ingress"] : []),
       ].sort(),
     );
   });
@@ -71,7 +72,7 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
     expect(deployment.spec!.template.metadata!.labels).toMatchObject(selector);
     expect(service.spec!.selector).toEqual(selector);
     for (const m of manifests) {
-      expect(["pyramidnet", "pyramidnet-config", spec.namespace]).toContain(m.metadata.name);
+      expect(["pyramidnet", "pyramidnet-config", "pyramidnet-grpc", spec.namespace]).toContain(m.metadata.name);
       for (const key of Object.keys(m.metadata.labels ?? {})) expect(key).not.toMatch(/cdk8s\.io/);
     }
   });
@@ -133,12 +134,15 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
     expect(limits["ephemeral-storage"]).toBeDefined();
   });
 
-  test("the container exposes the service's port as 'http'", () => {
+  test("the container exposes the service's port as 'http' and its gRPC port (CLASSIFIER_GRPC_PORT) as 'grpc'", () => {
     expect(container.ports).toEqual([
       { name: HTTP_CONTRACT.portName, containerPort: CONFIG_SCHEMA.port.default, protocol: "TCP" },
+      { name: GRPC_CONTRACT.portName, containerPort: CONFIG_SCHEMA.grpcPort.default, protocol: "TCP" },
     ]);
-    expect(HTTP_CONTRACT.portName).toBe("http");
-    expect(CONFIG_SCHEMA.port.default).toBe(8000);
+    expect([HTTP_CONTRACT.portName, GRPC_CONTRACT.portName]).toEqual(["http", "grpc"]);
+    expect([CONFIG_SCHEMA.port.default, CONFIG_SCHEMA.grpcPort.default]).toEqual([8000, 8001]);
+    const config = loadConfig(configMap.data!);
+    expect([config.grpcEnabled, config.grpcPort]).toEqual([true, 8001]);
   });
 
   test("startup, liveness and readiness probe the service's own paths on port 'http'", () => {
@@ -203,10 +207,13 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
     expect(Number(limits.cpu)).toBeGreaterThanOrEqual(1);
   });
 
-  test("Service: ClusterIP port 80 to the named port 'http'", () => {
+  test("Service: ClusterIP port 80 to the named port 'http', 8001 (appProtocol grpc) to 'grpc'", () => {
     expect(service.spec).toMatchObject({
       type: spec.serviceType,
-      ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
+      ports: [
+        { name: "http", port: 80, targetPort: "http", protocol: "TCP" },
+        { name: "grpc", port: 8001, targetPort: "grpc", protocol: "TCP", appProtocol: "grpc" },
+      ],
     });
   });
 
@@ -274,7 +281,7 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
     ]);
   });
 
-  test("NetworkPolicy admits port 8000 only from the ingress controller's namespace, Prometheus and the entry's clients; no egress", () => {
+  test("NetworkPolicy admits 8000 and gRPC's 8001 from the ingress controller and the entry's clients, 8000 from Prometheus; no egress", () => {
     const policy = oneOf(manifests, "NetworkPolicy");
     expect(policy.spec!.podSelector).toEqual({ matchLabels: deployment.spec!.selector.matchLabels });
     // Egress is in the policy with no rule: the pods may open no connection at all.
@@ -286,15 +293,49 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
     }));
     expect(policy.spec!.ingress).toEqual([
       {
+        from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } }, ...clients],
+        ports: [
+          { protocol: "TCP", port: 8000 },
+          { protocol: "TCP", port: 8001 },
+        ],
+      },
+      {
         from: [
-          { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } },
           {
             namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } },
             podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus" } },
           },
-          ...clients,
         ],
         ports: [{ protocol: "TCP", port: 8000 }],
+      },
+    ]);
+  });
+
+  test("a gRPC Ingress exactly where the entry asks for one: its host and rate limit, TLS, backend-protocol GRPC", () => {
+    const grpc = grpcIngresses(manifests);
+    const wanted = spec.grpcIngress;
+    if (wanted === undefined) {
+      expect(grpc).toEqual([]);
+      return;
+    }
+    expect(grpc).toHaveLength(1);
+    const [grpcIngress] = grpc;
+    expect(grpcIngress.metadata!.name).toBe("pyramidnet-grpc");
+    expect(grpcIngress.metadata!.annotations).toEqual({
+      "nginx.ingress.kubernetes.io/backend-protocol": "GRPC",
+      "nginx.ingress.kubernetes.io/proxy-body-size": String(10 * 2 ** 20 + 5),
+      "nginx.ingress.kubernetes.io/limit-rps": String(wanted.rateLimitPerSecond),
+      "cert-manager.io/cluster-issuer": wanted.tls!.clusterIssuer,
+    });
+    expect(grpcIngress.spec!.tls).toEqual([{ hosts: [wanted.host], secretName: wanted.tls!.secretName }]);
+    expect(grpcIngress.spec!.rules).toEqual([
+      {
+        host: wanted.host,
+        http: {
+          paths: [
+            { path: "/inference.GRPCInferenceService", pathType: "Prefix", backend: { service: { name: "pyramidnet", port: { name: "grpc" } } } },
+          ],
+        },
       },
     ]);
   });
@@ -401,13 +442,13 @@ describe("environment differences", () => {
   });
 
   test("production terminates TLS with a cert-manager ClusterIssuer; development is plain HTTP on a local host", () => {
-    const prodIngress = oneOf(prod, "Ingress");
+    const prodIngress = oneOf(withoutGrpcIngresses(prod), "Ingress");
     expect(prodIngress.spec!.tls).toEqual([{ hosts: ["pyramidnet.example.com"], secretName: "pyramidnet-tls" }]);
     expect(prodIngress.metadata!.annotations).toMatchObject({
       "cert-manager.io/cluster-issuer": "letsencrypt-prod",
       "nginx.ingress.kubernetes.io/ssl-redirect": "true",
     });
-    const devIngress = oneOf(dev, "Ingress");
+    const devIngress = oneOf(withoutGrpcIngresses(dev), "Ingress");
     expect(devIngress.spec!.tls).toBeUndefined();
     expect(devIngress.metadata!.annotations!["cert-manager.io/cluster-issuer"]).toBeUndefined();
     expect(devIngress.spec!.rules![0].host).toBe("pyramidnet.localhost");
@@ -426,7 +467,7 @@ describe("staging and gpu", () => {
 
   test("staging: its own namespace and TLS host, production's image, 2-6 replicas with a PodDisruptionBudget", () => {
     expect(oneOf(staging, "Namespace").metadata!.name).toBe("pyramidnet-staging");
-    const ingress = oneOf(staging, "Ingress");
+    const ingress = oneOf(withoutGrpcIngresses(staging), "Ingress");
     expect(ingress.spec!.tls).toEqual([{ hosts: ["pyramidnet.staging.example.com"], secretName: "pyramidnet-staging-tls" }]);
     expect(oneOf(staging, "Deployment").spec!.template.spec!.containers[0].image).toBe(
       `${specOf("production").imageRepository}:${packageVersion}`,

@@ -11,6 +11,8 @@ import {
   CanaryRollout,
   type CanaryRolloutProps,
   ClassifierIngress,
+  GrpcIngress,
+  type GrpcIngressProps,
   InferenceService,
   ReleaseTracks,
   type ReleaseTracksProps,
@@ -23,6 +25,7 @@ import {
   type RequestRecommenderProps,
   ServiceMonitor,
   type ServiceMonitorProps,
+  grpcBackendOf,
   nginxSize,
   parseQuantity,
   renderImage,
@@ -43,6 +46,13 @@ const AUTOSCALER: InferenceAutoscalerProps = {
 };
 const BACKEND = { namespace: "pyramidnet-test", serviceName: "pyramidnet", servicePortName: "http", maxRequestBytes: 1024 };
 const INGRESS: ClassifierIngressProps = { backend: BACKEND, host: "pyramidnet.example.com" };
+const GRPC_INGRESS: GrpcIngressProps = {
+  backend: { ...BACKEND, servicePortName: "grpc" },
+  host: "grpc.pyramidnet.example.com",
+  tls: { clusterIssuer: "letsencrypt" },
+};
+const grpcIngress = (overrides: Partial<GrpcIngressProps>) => () =>
+  synthConstructs((scope) => new GrpcIngress(scope, "GrpcIngress", { ...GRPC_INGRESS, ...overrides }));
 const MONITOR: ServiceMonitorProps = {
   name: "pyramidnet",
   namespace: "pyramidnet-test",
@@ -243,6 +253,25 @@ const CASES: Record<string, readonly Case[]> = {
     ["scale-up period over 30 minutes", autoscaler({ scaleUpPeriodSeconds: 1801 }), "autoscaling scaleUpPeriodSeconds must be an integer from 1 to 1800, got 1801"],
     ["scale-up percent zero", autoscaler({ scaleUpPercent: 0 }), "autoscaling scaleUpPercent must be a positive integer, got 0"],
     ["scale-up pods zero", autoscaler({ scaleUpPods: 0 }), "autoscaling scaleUpPods must be a positive integer, got 0"],
+    ["gRPC Service port equal to the HTTP one", service({ servicePort: 8001 }), "grpcServicePort (8001) must differ from servicePort: one Service port per protocol"],
+    ["gRPC Service port zero", service({ grpcServicePort: 0 }), "grpcServicePort must be 1-65535, got 0"],
+  ],
+  GrpcIngress: [
+    [
+      "no TLS on a main gRPC Ingress",
+      grpcIngress({ tls: undefined }),
+      "the gRPC Ingress pyramidnet-grpc (host grpc.pyramidnet.example.com) must terminate TLS: ingress-nginx serves gRPC (HTTP/2) only over TLS, so set its tls",
+    ],
+    ["name not a DNS label", grpcIngress({ name: "Grpc" }), 'gRPC ingress name "Grpc" must be a DNS label: lowercase letters, digits and -, at most 63 characters'],
+    ["host without a dot", grpcIngress({ host: "grpc" }), 'ingress host "grpc" must be a lowercase DNS name with at least one dot'],
+    ["rate limit zero", grpcIngress({ rateLimitPerSecond: 0 }), "gRPC rateLimitPerSecond must be a positive integer, got 0"],
+    ["empty ClusterIssuer", grpcIngress({ tls: { clusterIssuer: "" } }), "tls.clusterIssuer must not be empty"],
+    ["canary weight above 100", grpcIngress({ canary: { weight: 101 } }), "canary weight must be an integer from 0 to 100, got 101"],
+    [
+      "a classifier with gRPC off",
+      () => synthConstructs((scope) => grpcBackendOf(new InferenceService(scope, "Classifier", { ...TEST_SERVICE_PROPS, config: { grpcEnabled: false } }))),
+      "a gRPC Ingress needs the gRPC port, which pyramidnet does not serve (CLASSIFIER_GRPC_ENABLED is false): turn gRPC on or leave the gRPC Ingress out",
+    ],
   ],
   ClassifierIngress: [
     ["name not a DNS label", ingress({ name: "Pyramid" }), 'ingress name "Pyramid" must be a DNS label: lowercase letters, digits and -, at most 63 characters'],
@@ -327,6 +356,26 @@ const CASES: Record<string, readonly Case[]> = {
       },
       'the qa Ingress must terminate TLS (its exposure is "public"): set ingress.tls in its environment entry',
     ],
+    [
+      "a gRPC Ingress without TLS, even in an internal environment",
+      () =>
+        new PyramidNetChart(Testing.app(), "lab", {
+          environmentName: "lab",
+          spec: { ...specOf("development"), grpcIngress: { host: "grpc.pyramidnet.localhost" } },
+          imageTag: "1.0.0",
+        }),
+      "the gRPC Ingress pyramidnet-grpc (host grpc.pyramidnet.localhost) must terminate TLS: ingress-nginx serves gRPC (HTTP/2) only over TLS, so set its tls",
+    ],
+    [
+      "a gRPC Ingress with gRPC switched off",
+      () =>
+        new PyramidNetChart(Testing.app(), "lab", {
+          environmentName: "lab",
+          spec: { ...specOf("production"), config: { ...specOf("production").config, grpcEnabled: false } },
+          imageTag: "1.0.0",
+        }),
+      "a gRPC Ingress needs the gRPC port, which pyramidnet does not serve (CLASSIFIER_GRPC_ENABLED is false): turn gRPC on or leave the gRPC Ingress out",
+    ],
   ],
   ReleaseTracks: [
     ["weight above 100", withCanary({ weight: 101 }), "canary weight must be an integer from 0 to 100, got 101"],
@@ -348,6 +397,11 @@ const CASES: Record<string, readonly Case[]> = {
       "the canary runs model version 1.0.0 in pyramidnet:1.0.0, exactly as the stable track does: give it another modelVersion or image",
     ],
     ["a canary without an Ingress", tracks({ ingress: undefined }), "a canary needs an Ingress: its traffic weight is an ingress-nginx canary annotation"],
+    [
+      "a gRPC Ingress with gRPC switched off",
+      tracks({ service: { ...TEST_SERVICE_PROPS, config: { grpcEnabled: false } }, grpcIngress: { host: "grpc.pyramidnet.example.com", tls: { clusterIssuer: "letsencrypt" } } }),
+      "a gRPC Ingress needs the gRPC port, which pyramidnet-stable does not serve (CLASSIFIER_GRPC_ENABLED is false): turn gRPC on or leave the gRPC Ingress out",
+    ],
     ["canary minReplicas above maxReplicas", withCanary({ minReplicas: 5 }), "canary minReplicas (5) is above the autoscaling maxReplicas (4)"],
     ["canary minReplicas zero", withCanary({ minReplicas: 0 }), "canary minReplicas must be a positive integer, got 0"],
     ["canary header not a header name", withCanary({ header: "X Canary" }), 'canary header "X Canary" must be an HTTP header name (letters, digits, -)'],
@@ -374,6 +428,12 @@ const CASES: Record<string, readonly Case[]> = {
       "a Rollout manages both tracks itself: give it an InferenceService without a track",
     ],
     ["no weights", rollout({ weights: [] }), "a Rollout needs at least one canary weight"],
+    [
+      "a gRPC Ingress to clone with gRPC switched off",
+      rollout({ stableGrpcIngressName: "pyramidnet-grpc" }, { config: { grpcEnabled: false } }),
+      "a gRPC Ingress needs the gRPC port, which pyramidnet does not serve (CLASSIFIER_GRPC_ENABLED is false): turn gRPC on or leave the gRPC Ingress out",
+    ],
+    ["a gRPC Ingress name that is not a DNS label", rollout({ stableGrpcIngressName: "Grpc" }), 'stableGrpcIngressName "Grpc" must be a DNS label: lowercase letters, digits and -, at most 63 characters'],
     ["a weight of 100", rollout({ weights: [10, 100] }), "canary weight must be an integer from 1 to 99, got 100"],
     ["decreasing weights", rollout({ weights: [25, 10] }), "canary weights must increase step by step, got 25, 10"],
     ["a pause that is not a duration", rollout({ pauseDuration: "ten minutes" }), 'pauseDuration "ten minutes" is not a duration such as 30s, 10m or 1h'],

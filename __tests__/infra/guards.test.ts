@@ -9,7 +9,7 @@ import { readReleaseTable } from "../../charts/release-table";
 import { ENVIRONMENTS, type EnvironmentSpec } from "../../charts/environments";
 import { PyramidNetChart } from "../../charts/pyramidnet-chart";
 import { ClassifierIngress, InferenceService, nginxSize, renderImage } from "../../infra";
-import { oneOf, allOf, specOf, synthService, TEST_SERVICE_PROPS as BASE, type Manifest } from "./manifests";
+import { oneOf, allOf, specOf, synthService, TEST_SERVICE_PROPS as BASE, type Manifest, withoutGrpcIngresses } from "./manifests";
 import { policyViolations } from "./policy";
 
 function synthChart(spec: EnvironmentSpec, name = "development"): Manifest[] {
@@ -166,11 +166,15 @@ describe("options the table can choose", () => {
       type: "LoadBalancer",
       externalTrafficPolicy: "Local",
       loadBalancerSourceRanges: ["203.0.113.0/24"],
-      ports: [{ name: "http", port: 80, targetPort: "http" }],
+      ports: [{ name: "http", port: 80, targetPort: "http" }, { name: "grpc", port: 8001, targetPort: "grpc" }],
     });
-    expect(oneOf(manifests, "NetworkPolicy").spec!.ingress![1]).toEqual({
+    // The client addresses reach both protocols; the rules before it admit the ingress controller and Prometheus.
+    expect(oneOf(manifests, "NetworkPolicy").spec!.ingress![2]).toEqual({
       from: [{ ipBlock: { cidr: "203.0.113.0/24" } }],
-      ports: [{ protocol: "TCP", port: 8000 }],
+      ports: [
+        { protocol: "TCP", port: 8000 },
+        { protocol: "TCP", port: 8001 },
+      ],
     });
   });
 
@@ -201,7 +205,7 @@ describe("options the table can choose", () => {
     expect(app.charts.map((c) => c.node.id)).toEqual(["staging"]);
     const manifests = Testing.synth(app.charts[0]) as Manifest[];
     expect(oneOf(manifests, "ConfigMap").data!.CLASSIFIER_ENVIRONMENT).toBe("staging");
-    expect(oneOf(manifests, "Ingress").spec!.tls).toEqual([
+    expect(oneOf(withoutGrpcIngresses(manifests), "Ingress").spec!.tls).toEqual([
       { hosts: ["pyramidnet.staging.example.com"], secretName: "pyramidnet-tls" },
     ]);
     expect(policyViolations(manifests, { requireTls: true })).toEqual([]);

@@ -83,7 +83,10 @@ describe("defaults", () => {
     expect(oneOf(manifests, "Service").spec).toEqual({
       type: "ClusterIP",
       selector: deployment.spec!.selector.matchLabels,
-      ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
+      ports: [
+        { name: "http", port: 80, targetPort: "http", protocol: "TCP" },
+        { name: "grpc", port: 8001, targetPort: "grpc", protocol: "TCP", appProtocol: "grpc" },
+      ],
     });
   });
 
@@ -164,9 +167,15 @@ describe("props", () => {
   test("the container port follows the service's configured port, everywhere it appears", () => {
     const manifests = synthService({ config: { port: 9000 } });
     const template = oneOf(manifests, "Deployment").spec!.template;
-    expect(template.spec!.containers[0].ports).toEqual([{ name: "http", containerPort: 9000, protocol: "TCP" }]);
+    expect(template.spec!.containers[0].ports![0]).toEqual({ name: "http", containerPort: 9000, protocol: "TCP" });
     expect(template.metadata!.annotations!["prometheus.io/port"]).toBe("9000");
-    expect(oneOf(manifests, "NetworkPolicy").spec!.ingress![0].ports).toEqual([{ protocol: "TCP", port: 9000 }]);
+    expect(oneOf(manifests, "NetworkPolicy").spec!.ingress!.map((rule) => rule.ports)).toEqual([
+      [
+        { protocol: "TCP", port: 9000 },
+        { protocol: "TCP", port: 8001 },
+      ],
+      [{ protocol: "TCP", port: 9000 }],
+    ]);
   });
 
   test("writable paths and their size: one emptyDir each, named after the path", () => {
@@ -226,9 +235,9 @@ describe("props", () => {
       synthService({ networkAccess: { ingressControllerNamespace: "traefik", prometheusNamespace: "observability", prometheusPodLabels: { app: "prom" } } }),
       "NetworkPolicy",
     );
-    expect(policy.spec!.ingress![0].from).toEqual([
-      { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "traefik" } } },
-      { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "observability" } }, podSelector: { matchLabels: { app: "prom" } } },
+    expect(policy.spec!.ingress!.map((rule) => rule.from)).toEqual([
+      [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "traefik" } } }],
+      [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "observability" } }, podSelector: { matchLabels: { app: "prom" } } }],
     ]);
   });
 
@@ -250,5 +259,61 @@ describe("props", () => {
     expect(oneOf(manifests, "Deployment").spec!.replicas).toBe(3);
     expect(allOf(manifests, "HorizontalPodAutoscaler")).toHaveLength(0);
     expect(oneOf(manifests, "PodDisruptionBudget").spec!.maxUnavailable).toBe(1);
+  });
+});
+
+describe("gRPC: the ports follow CLASSIFIER_GRPC_*", () => {
+  const ports = (manifests: ReturnType<typeof synthService>) => ({
+    container: oneOf(manifests, "Deployment").spec!.template.spec!.containers[0].ports,
+    service: oneOf(manifests, "Service").spec!.ports,
+    policy: oneOf(manifests, "NetworkPolicy").spec!.ingress!.map((rule) => rule.ports),
+  });
+
+  test("CLASSIFIER_GRPC_PORT moves the container port and the policy's; the Service port stays grpcServicePort", () => {
+    const manifests = synthService({ config: { grpcPort: 9001 }, grpcServicePort: 50051 });
+    expect(oneOf(manifests, "ConfigMap").data![CONFIG_SCHEMA.grpcPort.name]).toBe("9001");
+    expect(ports(manifests)).toEqual({
+      container: [
+        { name: "http", containerPort: 8000, protocol: "TCP" },
+        { name: "grpc", containerPort: 9001, protocol: "TCP" },
+      ],
+      service: [
+        { name: "http", port: 80, targetPort: "http", protocol: "TCP" },
+        { name: "grpc", port: 50051, targetPort: "grpc", protocol: "TCP", appProtocol: "grpc" },
+      ],
+      policy: [
+        [
+          { protocol: "TCP", port: 8000 },
+          { protocol: "TCP", port: 9001 },
+        ],
+        [{ protocol: "TCP", port: 8000 }],
+      ],
+    });
+  });
+
+  test("CLASSIFIER_GRPC_ENABLED=false: no gRPC port anywhere, one policy rule as before gRPC, no grpcBackend", () => {
+    const chart = new Chart(Testing.app(), "test");
+    const service = new InferenceService(chart, "Classifier", { ...TEST_SERVICE_PROPS, config: { grpcEnabled: false } });
+    const manifests = Testing.synth(chart) as ReturnType<typeof synthService>;
+    expect(oneOf(manifests, "ConfigMap").data![CONFIG_SCHEMA.grpcEnabled.name]).toBe("false");
+    expect(ports(manifests)).toEqual({
+      container: [{ name: "http", containerPort: 8000, protocol: "TCP" }],
+      service: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
+      policy: [[{ protocol: "TCP", port: 8000 }]],
+    });
+    expect(service.grpcBackend).toBeUndefined();
+    expect(service.servicePorts.map((port) => port.name)).toEqual(["http"]);
+  });
+
+  test("grpcBackend names the Service (with its track) and its grpc port, with the service's request limit", () => {
+    const chart = new Chart(Testing.app(), "test");
+    const service = new InferenceService(chart, "Classifier", { ...TEST_SERVICE_PROPS, track: "canary", modelVersion: "1.0.0" });
+    expect(service.grpcBackend).toEqual({
+      namespace: "pyramidnet-test",
+      serviceName: "pyramidnet-canary",
+      servicePortName: "grpc",
+      maxRequestBytes: service.maxRequestBytes,
+    });
+    expect(INFERENCE_SERVICE_DEFAULTS.grpcServicePort).toBe(8001);
   });
 });

@@ -19,6 +19,7 @@ import { PyramidNetChart } from "../../charts/pyramidnet-chart";
 import { PyramidNetRolloutChart } from "../../charts/pyramidnet-rollout-chart";
 import { readReleaseTable, type EnvironmentRelease } from "../../charts/release-table";
 import { InferenceService, type InferenceServiceProps, type VerticalPodAutoscalerSpec } from "../../infra";
+import { GRPC_CONTRACT } from "../../infra/service-contract";
 
 /** One synthesized object, before we know its kind. */
 export interface Manifest {
@@ -125,4 +126,21 @@ export function oneOf<K extends keyof KindMap>(manifests: readonly Manifest[], k
 export function selects(selector: Readonly<Record<string, string>> | undefined, labels: Readonly<Record<string, string>> | undefined): boolean {
   if (selector === undefined || Object.keys(selector).length === 0) return false;
   return Object.entries(selector).every(([key, value]) => labels?.[key] === value);
+}
+
+/** Whether an Ingress routes to the gRPC port (a canary one carries no backend-protocol: its main one does). */
+export function isGrpcIngress(ingress: KindMap["Ingress"]): boolean {
+  return (ingress.spec?.rules ?? []).some((rule) =>
+    (rule.http?.paths ?? []).some((path) => path.backend.service?.port?.name === GRPC_CONTRACT.portName),
+  );
+}
+
+/** The HTTP Ingresses (every Ingress but the gRPC ones), as Manifests, for oneOf and allOf. */
+export function withoutGrpcIngresses(manifests: readonly Manifest[]): Manifest[] {
+  return manifests.filter((m) => m.kind !== "Ingress" || !isGrpcIngress(m as unknown as KindMap["Ingress"]));
+}
+
+/** The gRPC Ingresses. */
+export function grpcIngresses(manifests: readonly Manifest[]): KindMap["Ingress"][] {
+  return allOf(manifests, "Ingress").filter(isGrpcIngress);
 }

@@ -1,5 +1,5 @@
 /**
- * PodIngressPolicy alone: one port, admitted from the ingress controller, Prometheus, the named clients and the given
+ * PodIngressPolicy alone: the HTTP port (and the gRPC port, for all but Prometheus), admitted from the ingress controller, Prometheus, the named clients and the given
  * CIDRs only; no egress, or only the cluster DNS.
  */
 import { PodIngressPolicy, type PodIngressPolicyProps } from "../../infra";
@@ -62,6 +62,32 @@ test("clients join the first rule's peers on the same port: a whole namespace, o
     },
   ]);
   expect(policy.spec!.ingress![0].ports).toEqual(PORT);
+});
+
+test("extra ports (gRPC) open to the ingress controller, the clients and the CIDRs; Prometheus keeps the first port only", () => {
+  const policy = policyOf({ extraPorts: [8001], access: { clients: [{ namespace: "loadtest" }] }, sourceRanges: ["203.0.113.0/24"] });
+  const both = [...PORT, { protocol: "TCP", port: 8001 }];
+  expect(policy.spec!.ingress).toEqual([
+    {
+      from: [
+        { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } } },
+        { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "loadtest" } } },
+      ],
+      ports: both,
+    },
+    {
+      from: [
+        {
+          namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } },
+          podSelector: { matchLabels: { "app.kubernetes.io/name": "prometheus" } },
+        },
+      ],
+      ports: PORT,
+    },
+    { from: [{ ipBlock: { cidr: "203.0.113.0/24" } }], ports: both },
+  ]);
+  // No extra ports: the one rule of before.
+  expect(policyOf({ extraPorts: [] }).spec!.ingress).toHaveLength(1);
 });
 
 test('egress "dns" allows only the cluster DNS on port 53, UDP and TCP; its namespace and labels are props', () => {

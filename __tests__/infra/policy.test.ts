@@ -184,6 +184,19 @@ describe("the release tracks' policy checks fire", () => {
     );
   });
 
+  test("a gRPC Ingress without backend-protocol GRPC, or without TLS, even where TLS is not required", () => {
+    const plain = changed("Ingress", "pyramidnet-grpc", (i) => {
+      delete i.metadata.annotations["nginx.ingress.kubernetes.io/backend-protocol"];
+      delete i.spec.tls;
+    });
+    expect(policyViolations(plain, { requireTls: false })).toEqual([
+      "Ingress pyramidnet-grpc: routes to a gRPC port without backend-protocol GRPC",
+      "Ingress pyramidnet-grpc: serves gRPC on grpc.pyramidnet.example.com without TLS, which ingress-nginx cannot",
+      "Ingress pyramidnet-grpc-canary: routes to a gRPC port without backend-protocol GRPC",
+      "Ingress pyramidnet-grpc-canary: serves gRPC on grpc.pyramidnet.example.com without TLS, which ingress-nginx cannot",
+    ]);
+  });
+
   test("a canary Ingress inherits no TLS when the main Ingress has none", () => {
     const broken = changed("Ingress", "pyramidnet", (i) => {
       delete i.spec.tls;

@@ -228,6 +228,15 @@ export function policyViolations(manifests: readonly Manifest[], options: Policy
           problems.push(`${where}: routes to Service ${backend.name}, which does not exist`);
         } else if (!(service.spec!.ports ?? []).some((sp) => sp.name === backend.port?.name || sp.port === backend.port?.number)) {
           problems.push(`${where}: routes to a port Service ${backend.name} does not have`);
+        } else if ((service.spec!.ports ?? []).some((sp) => sp.name === backend.port?.name && sp.appProtocol === "grpc")) {
+          // ingress-nginx proxies gRPC only with backend-protocol GRPC (on the main Ingress), and HTTP/2 only over TLS.
+          const main = tlsSources[0];
+          if (main?.metadata?.annotations?.["nginx.ingress.kubernetes.io/backend-protocol"] !== "GRPC") {
+            problems.push(`${where}: routes to a gRPC port without backend-protocol GRPC`);
+          }
+          if (!tlsSources.some((source) => (source.spec!.tls ?? []).some((t) => (t.hosts ?? []).includes(rule.host ?? "")))) {
+            problems.push(`${where}: serves gRPC on ${rule.host} without TLS, which ingress-nginx cannot`);
+          }
         }
       }
       if (options.requireTls) {

@@ -144,3 +144,28 @@ test("a weight of 0 keeps the canary reachable only through the header", () => {
   expect(annotations["nginx.ingress.kubernetes.io/canary-weight"]).toBe("0");
   expect(annotations["nginx.ingress.kubernetes.io/canary-by-header"]).toBe("X-Canary");
 });
+
+describe("a gRPC Ingress", () => {
+  const GRPC = { host: "grpc.pyramidnet.example.com", tls: { clusterIssuer: "letsencrypt" } } as const;
+
+  test("a main one to the stable track's gRPC port, a canary one to the canary's with the same weight and header", () => {
+    const manifests = synth({ grpcIngress: GRPC, canary: { ...PROPS.canary!, header: "X-Try" } });
+    const main = named(manifests, "Ingress", "pyramidnet-grpc");
+    const canary = named(manifests, "Ingress", "pyramidnet-grpc-canary");
+    expect(main.spec.rules[0].http.paths[0].backend).toEqual({ service: { name: "pyramidnet-stable", port: { name: "grpc" } } });
+    expect(canary.spec.rules[0].http.paths[0].backend).toEqual({ service: { name: "pyramidnet-canary", port: { name: "grpc" } } });
+    expect(main.metadata.annotations).toMatchObject({ "nginx.ingress.kubernetes.io/backend-protocol": "GRPC" });
+    expect(main.spec.tls).toEqual([{ hosts: [GRPC.host], secretName: "pyramidnet-grpc-tls" }]);
+    expect(canary.metadata.annotations).toEqual({
+      "nginx.ingress.kubernetes.io/canary": "true",
+      "nginx.ingress.kubernetes.io/canary-weight": "10",
+      "nginx.ingress.kubernetes.io/canary-by-header": "X-Try",
+    });
+    expect(canary.spec.tls).toBeUndefined();
+  });
+
+  test("without a canary, the main one only; without the prop, none", () => {
+    expect(allOf(synth({ canary: undefined, grpcIngress: GRPC }), "Ingress").map((i) => i.metadata!.name)).toEqual(["pyramidnet", "pyramidnet-grpc"]);
+    expect(allOf(synth(), "Ingress").map((i) => i.metadata!.name)).toEqual(["pyramidnet", "pyramidnet-canary"]);
+  });
+});

@@ -7,7 +7,7 @@ import { readReleaseTable } from "../../charts/release-table";
 import { CONFIG_SCHEMA } from "../../infra/service-contract";
 
 const MODEL_VERSION_VARIABLE = CONFIG_SCHEMA.modelVersion.name;
-import { allOf, releaseOf, specOf, synthEnvironment, synthRolloutEnvironment, type Manifest } from "./manifests";
+import { allOf, grpcIngresses, releaseOf, specOf, synthEnvironment, synthRolloutEnvironment, type Manifest } from "./manifests";
 
 const release = releaseOf("production")!;
 const byName = <T extends { metadata?: { name?: string } }>(objects: T[], name: string): T => {
@@ -48,6 +48,22 @@ describe("production, two tracks", () => {
     expect(allOf(manifests, "PodDisruptionBudget").map((p) => p.metadata!.name).sort()).toEqual(["pyramidnet-canary", "pyramidnet-stable"]);
   });
 
+  test("gRPC splits the same way: a main gRPC Ingress to the stable Service, a canary one with the same weight", () => {
+    const grpc = grpcIngresses(manifests);
+    expect(grpc.map((i) => [i.metadata!.name, i.spec!.rules![0].http!.paths[0].backend.service])).toEqual([
+      ["pyramidnet-grpc", { name: "pyramidnet-stable", port: { name: "grpc" } }],
+      ["pyramidnet-grpc-canary", { name: "pyramidnet-canary", port: { name: "grpc" } }],
+    ]);
+    expect(grpc[0].spec!.tls).toEqual([{ hosts: ["grpc.pyramidnet.example.com"], secretName: "pyramidnet-grpc-tls" }]);
+    // ingress-nginx's canary Ingress carries only its canary annotations; backend-protocol comes from the main one.
+    expect(byName(allOf(manifests, "Ingress"), "pyramidnet-grpc-canary").metadata!.annotations).toEqual({
+      "nginx.ingress.kubernetes.io/canary": "true",
+      "nginx.ingress.kubernetes.io/canary-weight": String(release.canary!.weight),
+      "nginx.ingress.kubernetes.io/canary-by-header": "X-Canary",
+    });
+    expect(byName(allOf(manifests, "Ingress"), "pyramidnet-grpc-canary").spec!.rules![0].host).toBe("grpc.pyramidnet.example.com");
+  });
+
   test("both ServiceMonitors have Prometheus copy the track label", () => {
     for (const monitor of allOf(manifests, "ServiceMonitor")) expect(monitor.spec.podTargetLabels).toEqual(["track"]);
   });
@@ -74,18 +90,26 @@ describe("production, Argo Rollouts form", () => {
     ]);
   });
 
-  test("the main Ingress routes to the stable Service the Rollout names", () => {
-    const ingress = manifests.find((m) => m.kind === "Ingress")!;
+  test("the main HTTP and gRPC Ingresses route to the stable Service the Rollout names; it clones both", () => {
+    const ingresses = manifests.filter((m) => m.kind === "Ingress");
     const rollout = manifests.find((m) => m.kind === "Rollout")!;
-    expect(ingress.metadata.name).toBe(rollout.spec.strategy.canary.trafficRouting.nginx.stableIngress);
-    for (const path of ingress.spec.rules[0].http.paths) expect(path.backend.service.name).toBe(rollout.spec.strategy.canary.stableService);
-    expect(ingress.spec.tls).toEqual([{ hosts: ["pyramidnet.example.com"], secretName: "pyramidnet-tls" }]);
+    expect(ingresses.map((i) => i.metadata.name)).toEqual(["pyramidnet", "pyramidnet-grpc"]);
+    expect(rollout.spec.strategy.canary.trafficRouting.nginx.stableIngresses).toEqual(["pyramidnet", "pyramidnet-grpc"]);
+    expect(rollout.spec.strategy.canary.trafficRouting.nginx.stableIngress).toBeUndefined();
+    for (const ingress of ingresses) {
+      for (const path of ingress.spec.rules[0].http.paths) expect(path.backend.service.name).toBe(rollout.spec.strategy.canary.stableService);
+    }
+    expect(ingresses.map((i) => i.spec.tls)).toEqual([
+      [{ hosts: ["pyramidnet.example.com"], secretName: "pyramidnet-tls" }],
+      [{ hosts: ["grpc.pyramidnet.example.com"], secretName: "pyramidnet-grpc-tls" }],
+    ]);
+    expect(ingresses[1].spec.rules[0].http.paths[0].backend.service.port).toEqual({ name: "grpc" });
   });
 
   test("the Namespace comes first; nothing of the two-track form is in it", () => {
     expect(manifests[0].kind).toBe("Namespace");
     expect(manifests.filter((m) => m.kind === "Deployment").map((m) => m.metadata.name)).toEqual(["pyramidnet"]);
-    expect(manifests.filter((m) => m.kind === "Ingress")).toHaveLength(1);
+    expect(manifests.filter((m) => m.kind === "Ingress")).toHaveLength(2);
   });
 });
 

@@ -61,7 +61,10 @@ describe("defaults", () => {
     for (const track of ["stable", "canary"]) {
       const service = find(manifests, "Service", `pyramidnet-${track}`);
       expect(service.spec.selector).toEqual(rollout.spec.selector.matchLabels);
-      expect(service.spec.ports).toEqual([{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }]);
+      expect(service.spec.ports).toEqual([
+        { name: "http", port: 80, targetPort: "http", protocol: "TCP" },
+        { name: "grpc", port: 8001, targetPort: "grpc", protocol: "TCP", appProtocol: "grpc" },
+      ]);
       expect(service.metadata.labels).not.toHaveProperty(["app.kubernetes.io/instance"]);
       expect(service.metadata.labels!.track).toBe(track);
     }
@@ -132,4 +135,37 @@ test("weights, pause, header, thresholds, address, interval and failure limit ar
   expect(errors.provider.prometheus.address).toBe("http://prometheus.obs:9090");
   expect(errors.provider.prometheus.query).toContain("[10m]");
   expect(latency.successCondition).toBe("result[0] <= 0.25");
+});
+
+describe("gRPC", () => {
+  test("without a gRPC Ingress the controller manages the HTTP one alone (stableIngress)", () => {
+    expect(find(synth(), "Rollout").spec.strategy.canary.trafficRouting.nginx).toEqual({
+      stableIngress: "front",
+      additionalIngressAnnotations: { "canary-by-header": "X-Canary" },
+    });
+  });
+
+  test("with one, it manages both (stableIngresses), and stableGrpcBackend is the stable Service's grpc port", () => {
+    let backend: CanaryRollout["stableGrpcBackend"];
+    const manifests = synthConstructs((scope) => {
+      const service = new InferenceService(scope, "Classifier", { ...TEST_SERVICE_PROPS, namespace: "vision" });
+      backend = new CanaryRollout(scope, "Rollout", { service, stableIngressName: "front", stableGrpcIngressName: "front-grpc", modelVersion: "1.1.0" })
+        .stableGrpcBackend;
+    }) as unknown as Loose[];
+    expect(find(manifests, "Rollout").spec.strategy.canary.trafficRouting.nginx).toEqual({
+      stableIngresses: ["front", "front-grpc"],
+      additionalIngressAnnotations: { "canary-by-header": "X-Canary" },
+    });
+    expect(backend).toEqual({ namespace: "vision", serviceName: "pyramidnet-stable", servicePortName: "grpc", maxRequestBytes: 10 * 2 ** 20 });
+  });
+
+  test("with gRPC off the track Services carry the HTTP port only", () => {
+    const manifests = synthConstructs((scope) => {
+      const service = new InferenceService(scope, "Classifier", { ...TEST_SERVICE_PROPS, config: { grpcEnabled: false } });
+      new CanaryRollout(scope, "Rollout", { service, stableIngressName: "front", modelVersion: "1.1.0" });
+    }) as unknown as Loose[];
+    for (const track of ["stable", "canary"]) {
+      expect(find(manifests, "Service", `pyramidnet-${track}`).spec.ports).toEqual([{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }]);
+    }
+  });
 });
