@@ -283,6 +283,8 @@ describe("ModelInfer errors: the status code of each, and the server keeps servi
     ["typed data of another datatype", () => ({ model_name: card.name, inputs: [tensor({ contents: { int_contents: [1, 2, 3] } })] }), Status.INVALID_ARGUMENT],
     ["typed element count lies", () => ({ model_name: card.name, inputs: [tensor({ contents: { fp32_contents: [0.5, 0.25] } })] }), Status.INVALID_ARGUMENT],
     ["NaN in raw FP32", () => ({ model_name: card.name, inputs: [tensor({})], raw_input_contents: [Buffer.alloc(itemSize * 4, 0xff)] }), Status.INVALID_ARGUMENT],
+    // 0x7effffff is 1.7e38: finite, but the network overflows it to infinite logits (found by fuzzing).
+    ["huge finite raw FP32 that overflows the logits", () => ({ model_name: card.name, inputs: [tensor({})], raw_input_contents: [Buffer.alloc(itemSize * 4, Buffer.from([0xff, 0xff, 0xff, 0x7e]))] }), Status.INVALID_ARGUMENT],
     ["raw BYTES length prefix claims more than follows", () => {
       const lying = lengthPrefixed([golden.images[0].bytes]);
       lying.writeUInt32LE(10_000_000, 0);

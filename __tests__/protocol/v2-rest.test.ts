@@ -294,6 +294,8 @@ describe("Inference errors: HTTP error status and {\"error\": <message>}", () =>
     ["a null element", () => ({ inputs: [{ ...validInput(), data: [null, ...validInput().data.slice(1)] }] })],
     ["a boolean element", () => ({ inputs: [{ ...validInput(), data: [true, ...validInput().data.slice(1)] }] })],
     ["an element beyond the FP32 range", () => ({ inputs: [{ ...validInput(), data: [1e39, ...validInput().data.slice(1)] }] })],
+    // Finite FP32, but the network overflows it to infinite logits: the request's fault, not a 500 (found by fuzzing).
+    ["elements so large they overflow the logits", () => ({ inputs: [{ ...validInput(), data: validInput().data.map(() => 3e38) }] })],
     [
       "nested data whose rows do not match the shape",
       () => {

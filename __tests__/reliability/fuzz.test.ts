@@ -1,9 +1,14 @@
 /**
  * Seeded fuzzing (fast-check) of the compiled service in its own process, so a native crash in a decoder shows
- * as the process dying rather than taking the test runner with it. Four properties, each bounded in runs and
- * time: corrupted fixture JPEG/PNG bytes on /predict, random multipart bodies on both prediction routes, random
- * raw HTTP requests, and random Open Inference Protocol JSON requests. For every case: an answer (or a close) within the per-request deadline, a status
- * from the contract and never a 5xx, the JSON error shape, and the process still alive.
+ * as the process dying rather than taking the test runner with it. Both ports, each property bounded in runs and
+ * time, loopback only. HTTP: corrupted fixture JPEG/PNG bytes on /predict, random multipart bodies on both
+ * prediction routes, random raw HTTP requests, and random Open Inference Protocol JSON requests; for every case
+ * an answer (or a close) within the per-request deadline, a status from the contract and never a 5xx, the JSON
+ * error shape, and the process still alive. gRPC: random ModelInferRequest messages (wrong shapes, datatypes and
+ * names, raw_input_contents that lie about their size), mutated and random protobuf bytes for every RPC,
+ * messages just over and just under CLASSIFIER_MAX_REQUEST_SIZE, and random bytes on the port's socket; for every
+ * case the status code the contract gives (never INTERNAL from the service, never UNKNOWN), and the process still
+ * alive. Afterwards both ports still serve.
  *
  * Reproduce a failure with the seed printed in the table: FUZZ_SEED=<seed> npm run test:reliability.
  * FUZZ_RUNS scales the run counts (default 1).
@@ -12,7 +17,9 @@ import http from "node:http";
 import fc from "fast-check";
 import sharp from "sharp";
 import { fixtureJpegs, testPicture } from "./support/images";
-import { isErrorEnvelope, multipart, outcome, rawExchange, send, type Part, type Reply } from "./support/http";
+import { GrpcInferenceClient } from "../../service/protocols/grpc/client";
+import { ProtoCodec, RawGrpcClient, Status } from "./support/grpc";
+import { LOOPBACK, isErrorEnvelope, multipart, outcome, rawExchange, send, type Part, type Reply } from "./support/http";
 import { killChildren, spawnReadyService, type ChildService } from "./support/service";
 import { CaseTable } from "./support/table";
 
@@ -25,7 +32,15 @@ const RUNS = {
   multipart: Math.round(1200 * SCALE),
   raw: Math.round(400 * SCALE),
   v2: Math.round(500 * SCALE),
+  grpcInfer: Math.round(400 * SCALE),
+  grpcBytes: Math.round(500 * SCALE),
+  grpcOversized: Math.round(12 * SCALE),
+  grpcSocket: Math.round(150 * SCALE),
 };
+const MODEL_NAME = "pyramidnet";
+const PIXELS = 3 * 32 * 32;
+/** CLASSIFIER_MAX_REQUEST_SIZE's default, the gRPC server's receive limit too. */
+const MAX_REQUEST_SIZE = 10 * 2 ** 20;
 /** A case not answered within this is a hang. */
 const REQUEST_DEADLINE_MS = 10_000;
 
@@ -35,10 +50,15 @@ table.printAfterAll();
 let service: ChildService;
 let agent: http.Agent;
 let bases: { name: string; bytes: Buffer }[];
+let grpc: RawGrpcClient;
+let typedClient: GrpcInferenceClient;
+const codec = new ProtoCodec();
 
 beforeAll(async () => {
   service = await spawnReadyService({ CLASSIFIER_HEADERS_TIMEOUT_MS: "2000", CLASSIFIER_REQUEST_TIMEOUT_MS: "4000" });
   agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  grpc = new RawGrpcClient(`${LOOPBACK}:${service.grpcPort}`);
+  typedClient = new GrpcInferenceClient(`${LOOPBACK}:${service.grpcPort}`);
   const jpegs = fixtureJpegs();
   const picks = [jpegs[0], jpegs[31], jpegs[57], jpegs[93]];
   bases = [
@@ -53,6 +73,8 @@ beforeAll(async () => {
 
 afterAll(() => {
   agent?.destroy();
+  grpc?.close();
+  typedClient?.close();
   killChildren();
 });
 
@@ -92,6 +114,29 @@ function contractProblem(reply: Reply, allowed: readonly number[]): string | und
   if (reply.status >= 400 && !isErrorEnvelope(reply.json)) return `error body is not the envelope: ${reply.text.slice(0, 200)}`;
   if (typeof reply.headers["x-request-id"] !== "string") return "no X-Request-Id";
   return undefined;
+}
+
+/** FP32 values as raw little-endian bytes. */
+function float32Bytes(values: readonly number[]): Buffer {
+  const bytes = Buffer.alloc(values.length * 4);
+  values.forEach((value, i) => bytes.writeFloatLE(value, i * 4));
+  return bytes;
+}
+
+/** Triton's raw BYTES layout: a 4-byte little-endian length before each element. */
+function lengthPrefixedImages(images: readonly Buffer[]): Buffer {
+  return Buffer.concat(
+    images.flatMap((image) => {
+      const length = Buffer.alloc(4);
+      length.writeUInt32LE(image.length);
+      return [length, image];
+    }),
+  );
+}
+
+/** A gRPC error's details are a sentence for people: no stack trace, no server path. */
+function humanDetails(details: string): boolean {
+  return details.length > 10 && !/\bat .+\.(js|ts):\d+|\/work\/|node_modules/.test(details);
 }
 
 // ---- corrupted images -------------------------------------------------------------------------------------
@@ -464,9 +509,236 @@ describe("fuzzing", () => {
     expect(runs).toBeGreaterThanOrEqual(Math.min(RUNS.v2, 100));
   });
 
+  // ---- the gRPC port ---------------------------------------------------------------------------------------
+
+  it(`random ModelInferRequest messages on the gRPC port: wrong shapes, lying raw sizes (up to ${RUNS.grpcInfer} cases)`, async () => {
+    const codes = new Tally();
+    const imageBytes = (base: number) => bases[base % 4].bytes;
+    // A coherent input and its contents, then at most one thing about it perturbed.
+    const coherent = fc.record({
+      kind: fc.constantFrom("fp32 raw", "fp32 typed", "bytes raw", "bytes typed"),
+      batch: fc.oneof({ arbitrary: fc.integer({ min: 1, max: 3 }), weight: 4 }, { arbitrary: fc.integer({ min: 4, max: 32 }), weight: 1 }),
+      base: fc.nat(),
+    });
+    const perturbation = fc.oneof(
+      { arbitrary: fc.constant({ what: "none" as const }), weight: 4 },
+      fc.record({ what: fc.constant("name" as const), value: fc.oneof(fc.constantFrom("input", "image", ""), fc.string({ maxLength: 10 })) }),
+      fc.record({ what: fc.constant("datatype" as const), value: fc.constantFrom("FP32", "BYTES", "FP64", "FP16", "INT8", "UINT8", "BOOL", "fp32", "") }),
+      fc.record({
+        what: fc.constant("shape" as const),
+        value: fc.oneof(
+          fc.constantFrom([1], [1, 32, 32, 3], [1, 3, 32, 32, 1], [0, 3, 32, 32], [-1, 3, 32, 32], [33, 3, 32, 32], [2 ** 31, 3, 32, 32], [2 ** 53, 3, 32, 32], []),
+          fc.array(fc.integer({ min: -3, max: 70 }), { maxLength: 6 }),
+        ),
+      }),
+      // The raw bytes lie about the shape: some cut off, or some added.
+      fc.record({ what: fc.constant("raw size" as const), delta: fc.oneof(fc.integer({ min: -64, max: 64 }), fc.constantFrom(-12_288, 12_288, -1, 1, -4, 4)) }),
+      fc.record({ what: fc.constant("raw entries" as const), count: fc.constantFrom(0, 2, 3) }),
+      fc.record({ what: fc.constant("raw and typed" as const) }),
+      fc.record({ what: fc.constant("nan" as const), at: fc.nat() }),
+      fc.record({ what: fc.constant("garbage raw" as const), bytes: fc.uint8Array({ maxLength: 256 }) }),
+    );
+    const parameter = fc.oneof(
+      fc.record({ bool_param: fc.boolean() }),
+      fc.record({ int64_param: fc.integer({ min: -5, max: 50 }) }),
+      fc.record({ string_param: fc.string({ maxLength: 8 }) }),
+    );
+    const request = fc.record({
+      model: fc.oneof({ arbitrary: fc.constant(MODEL_NAME), weight: 8 }, { arbitrary: fc.constantFrom("", "resnet50", "PYRAMIDNET"), weight: 1 }),
+      version: fc.oneof({ arbitrary: fc.constant(""), weight: 6 }, { arbitrary: fc.constantFrom("1.1.0", "1.0.0", "9.9.9", "latest"), weight: 1 }),
+      input: coherent,
+      perturbation,
+      extraInputs: fc.oneof({ arbitrary: fc.constant(0), weight: 8 }, { arbitrary: fc.constantFrom(1, 2), weight: 1 }),
+      outputs: fc.oneof(
+        { arbitrary: fc.constantFrom([], ["probabilities"], ["logits"], ["logits", "probabilities"]), weight: 4 },
+        { arbitrary: fc.array(fc.oneof(fc.constantFrom("probabilities", "logits", "embeddings"), fc.string({ maxLength: 8 })), { maxLength: 3 }), weight: 1 },
+      ),
+      parameters: fc.oneof(
+        { arbitrary: fc.constant({}), weight: 4 },
+        { arbitrary: fc.dictionary(fc.constantFrom("binary_data_output", "classification", "priority", "timeout", "x"), parameter, { maxKeys: 2 }), weight: 1 },
+      ),
+    });
+    const property = fc.asyncProperty(request, async (r) => {
+      const fp32 = r.input.kind.startsWith("fp32");
+      const raw = r.input.kind.endsWith("raw");
+      const batch = r.input.batch;
+      const values = Array.from({ length: batch * PIXELS }, (_, i) => ((i % 97) - 48) / 40);
+      let rawBytes = fp32 ? float32Bytes(values) : lengthPrefixedImages(Array.from({ length: batch }, (_, i) => imageBytes(r.input.base + i)));
+      const tensor: Record<string, unknown> = {
+        name: fp32 ? "input" : "image",
+        datatype: fp32 ? "FP32" : "BYTES",
+        shape: fp32 ? [batch, 3, 32, 32] : [batch],
+      };
+      if (!raw) tensor.contents = fp32 ? { fp32_contents: values } : { bytes_contents: Array.from({ length: batch }, (_, i) => imageBytes(r.input.base + i)) };
+      let rawEntries = raw ? [rawBytes] : [];
+      const p = r.perturbation;
+      switch (p.what) {
+        case "name":
+          tensor.name = p.value;
+          break;
+        case "datatype":
+          tensor.datatype = p.value;
+          break;
+        case "shape":
+          tensor.shape = p.value;
+          break;
+        case "raw size":
+          rawBytes = p.delta < 0 ? rawBytes.subarray(0, Math.max(0, rawBytes.length + p.delta)) : Buffer.concat([rawBytes, Buffer.alloc(p.delta, 7)]);
+          rawEntries = [rawBytes];
+          break;
+        case "raw entries":
+          rawEntries = Array.from({ length: p.count }, () => rawBytes);
+          break;
+        case "raw and typed":
+          tensor.contents = { fp32_contents: values.slice(0, 8) };
+          rawEntries = [rawBytes];
+          break;
+        case "nan": {
+          if (fp32) {
+            const bytes = Buffer.from(rawBytes);
+            bytes.writeFloatLE(Number.NaN, 4 * (p.at % Math.max(1, Math.floor(bytes.length / 4))));
+            rawEntries = [bytes];
+            delete tensor.contents;
+          }
+          break;
+        }
+        case "garbage raw":
+          rawEntries = [Buffer.from(p.bytes)];
+          delete tensor.contents;
+          break;
+        case "none":
+          break;
+      }
+      const message = {
+        model_name: r.model,
+        model_version: r.version,
+        id: "fuzz",
+        inputs: [tensor, ...Array.from({ length: r.extraInputs }, () => ({ ...tensor }))],
+        outputs: (r.outputs as readonly string[]).map((name) => ({ name })),
+        parameters: r.parameters,
+        raw_input_contents: rawEntries,
+      };
+      const result = await grpc.call("ModelInfer", codec.request("ModelInfer", message), REQUEST_DEADLINE_MS);
+      codes.add(Status[result.code] ?? String(result.code));
+      if (![Status.OK, Status.INVALID_ARGUMENT, Status.NOT_FOUND].includes(result.code)) {
+        throw new Error(`${Status[result.code]} (${result.details}) for ${JSON.stringify({ ...r.input, perturbation: p, model: r.model, version: r.version })}`);
+      }
+      if (result.code !== Status.OK && !humanDetails(result.details)) throw new Error(`details not for people: ${result.details}`);
+      if (result.code === Status.OK) {
+        const answer = codec.response("ModelInfer", result.response!) as { outputs: { shape: number[] }[] };
+        if (answer.outputs.length === 0 || !answer.outputs.every((o) => o.shape.length === 2 && o.shape[1] === 10)) {
+          throw new Error(`OK without [N, 10] outputs: ${JSON.stringify(answer.outputs.map((o) => o.shape))}`);
+        }
+      }
+      if (!alive()) throw new Error("the service died");
+    });
+    const runs = await run(property, RUNS.grpcInfer, 30_000);
+    table.note(`random gRPC ModelInfer messages: ${runs} cases`, "OK/INVALID_ARGUMENT/NOT_FOUND only, alive", codes.toString());
+    expect(runs).toBeGreaterThanOrEqual(Math.min(RUNS.grpcInfer, 100));
+  });
+
+  it(`mutated and random protobuf bytes for every RPC (up to ${RUNS.grpcBytes} cases)`, async () => {
+    const codes = new Tally();
+    const valid: { method: string; bytes: Buffer }[] = [
+      { method: "ModelInfer", bytes: codec.request("ModelInfer", { model_name: MODEL_NAME, inputs: [{ name: "input", datatype: "FP32", shape: [1, 3, 32, 32] }], raw_input_contents: [float32Bytes(Array<number>(PIXELS).fill(0.5))] }) },
+      { method: "ModelInfer", bytes: codec.request("ModelInfer", { model_name: MODEL_NAME, inputs: [{ name: "image", datatype: "BYTES", shape: [1] }], raw_input_contents: [lengthPrefixedImages([bases[0].bytes])] }) },
+      { method: "ModelInfer", bytes: codec.request("ModelInfer", { model_name: MODEL_NAME, inputs: [{ name: "input", datatype: "FP32", shape: [1, 3, 32, 32], contents: { fp32_contents: Array<number>(PIXELS).fill(0.25) } }], outputs: [{ name: "logits" }] }) },
+      { method: "ModelMetadata", bytes: codec.request("ModelMetadata", { name: MODEL_NAME }) },
+      { method: "ModelReady", bytes: codec.request("ModelReady", { name: MODEL_NAME, version: "1.1.0" }) },
+      { method: "ServerMetadata", bytes: codec.request("ServerMetadata", {}) },
+      { method: "ServerLive", bytes: codec.request("ServerLive", {}) },
+      { method: "ServerReady", bytes: codec.request("ServerReady", {}) },
+    ];
+    const request = fc.oneof(
+      { arbitrary: fc.record({ kind: fc.constant("mutated" as const), base: fc.nat(), mutations: fc.array(mutationArb, { minLength: 1, maxLength: 6 }) }), weight: 6 },
+      { arbitrary: fc.record({ kind: fc.constant("random" as const), base: fc.nat(), bytes: fc.uint8Array({ maxLength: 512 }) }), weight: 2 },
+      { arbitrary: fc.record({ kind: fc.constant("unknown method" as const), method: fc.constantFrom("ModelLoad", "RepositoryIndex", "modelinfer", "", "ModelInfer/extra") }), weight: 1 },
+    );
+    const property = fc.asyncProperty(request, async (r) => {
+      let method: string;
+      let bytes: Buffer;
+      if (r.kind === "unknown method") {
+        method = r.method;
+        bytes = Buffer.alloc(0);
+      } else {
+        const base = valid[r.base % valid.length];
+        method = base.method;
+        bytes = r.kind === "mutated" ? mutate(base.bytes, r.mutations) : Buffer.from(r.bytes);
+      }
+      const result = await grpc.call(method, bytes, REQUEST_DEADLINE_MS);
+      codes.add(`${r.kind} ${Status[result.code] ?? result.code}`);
+      // INTERNAL only from grpc-js itself, for bytes that are no protobuf of the method's request; never the service's.
+      const undecodable = result.code === Status.INTERNAL && result.details === "Error deserializing request";
+      const allowed = r.kind === "unknown method" ? [Status.UNIMPLEMENTED] : [Status.OK, Status.INVALID_ARGUMENT, Status.NOT_FOUND];
+      if (!allowed.includes(result.code) && !undecodable) {
+        throw new Error(`${Status[result.code]} (${result.details}) for ${r.kind} ${method} (${bytes.length} bytes)`);
+      }
+      if (!alive()) throw new Error("the service died");
+    });
+    const runs = await run(property, RUNS.grpcBytes, 20_000);
+    table.note(`mutated/random protobuf bytes: ${runs} cases`, "OK/INVALID_ARGUMENT/NOT_FOUND, grpc-js's INTERNAL for undecodable bytes, UNIMPLEMENTED for unknown methods, alive", codes.toString());
+    expect(runs).toBeGreaterThanOrEqual(Math.min(RUNS.grpcBytes, 100));
+  });
+
+  it(`oversized messages: RESOURCE_EXHAUSTED above CLASSIFIER_MAX_REQUEST_SIZE, read up to it (up to ${RUNS.grpcOversized} cases)`, async () => {
+    const codes = new Tally();
+    // A ModelInfer message of exactly `size` bytes whose raw tensor lies about its shape (one image).
+    const messageOfSize = (size: number): Buffer => {
+      const encode = (rawLength: number) =>
+        codec.request("ModelInfer", { model_name: MODEL_NAME, inputs: [{ name: "input", datatype: "FP32", shape: [1, 3, 32, 32] }], raw_input_contents: [Buffer.alloc(rawLength, 1)] });
+      let rawLength = size;
+      for (let i = 0; i < 4; i++) rawLength -= encode(rawLength).length - size;
+      const bytes = encode(rawLength);
+      if (bytes.length !== size) throw new Error(`built ${bytes.length} bytes for ${size}`);
+      return bytes;
+    };
+    const over = fc.oneof(fc.constantFrom(1, 2, 4096), fc.integer({ min: 1, max: 2 * 2 ** 20 }));
+    const property = fc.asyncProperty(fc.tuple(fc.boolean(), over), async ([above, by]) => {
+      const size = above ? MAX_REQUEST_SIZE + by : MAX_REQUEST_SIZE - (by % 4096);
+      const result = await grpc.call("ModelInfer", messageOfSize(size), REQUEST_DEADLINE_MS);
+      codes.add(`${above ? "above" : "at or under"} ${Status[result.code]}`);
+      const expected = above ? Status.RESOURCE_EXHAUSTED : Status.INVALID_ARGUMENT;
+      if (result.code !== expected) throw new Error(`${size} bytes (limit ${MAX_REQUEST_SIZE}): ${Status[result.code]} (${result.details}), not ${Status[expected]}`);
+      if (!alive()) throw new Error("the service died");
+    });
+    const runs = await run(property, RUNS.grpcOversized, 20_000);
+    table.note(`oversized gRPC messages: ${runs} cases`, "RESOURCE_EXHAUSTED above the limit, INVALID_ARGUMENT at it, alive", codes.toString());
+    expect(runs).toBeGreaterThanOrEqual(Math.min(RUNS.grpcOversized, 8));
+  });
+
+  it(`random bytes on the gRPC port's TCP socket (up to ${RUNS.grpcSocket} cases)`, async () => {
+    const outcomes = new Tally();
+    const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+    const request = fc.record({
+      start: fc.constantFrom("none", "preface", "http/1.1"),
+      bytes: fc.uint8Array({ maxLength: 512 }),
+    });
+    const property = fc.asyncProperty(request, async (r) => {
+      const head = { none: Buffer.alloc(0), preface, "http/1.1": Buffer.from("POST /inference.GRPCInferenceService/ModelInfer HTTP/1.1\r\nHost: x\r\n\r\n") }[r.start];
+      const result = await rawExchange(service.grpcPort, { timeoutMs: REQUEST_DEADLINE_MS, drive: (socket) => void socket.end(Buffer.concat([head, r.bytes])) });
+      outcomes.add(`${r.start} ${result.closedByServer ? "closed" : "left open"}`);
+      if (!result.closedByServer) throw new Error(`connection left open after ${r.start} and ${r.bytes.length} bytes`);
+      if (!alive()) throw new Error("the service died");
+    });
+    const runs = await run(property, RUNS.grpcSocket, 10_000);
+    table.note(`random bytes on the gRPC socket: ${runs} cases`, "closed by the server, alive", outcomes.toString());
+    expect(runs).toBeGreaterThanOrEqual(Math.min(RUNS.grpcSocket, 50));
+  });
+
   it("afterwards: alive, ready, and every log line one JSON object", async () => {
     const ready = await send(service.port, { path: "/health/ready" });
     table.check("after fuzzing: process alive, ready", "alive, 200", `${alive() ? "alive" : "dead"}, ${ready.status}`);
+    // The gRPC port still serves: liveness, the health service, and a real inference.
+    const live = codec.response("ServerLive", (await grpc.call("ServerLive", codec.request("ServerLive", {}), REQUEST_DEADLINE_MS)).response ?? Buffer.alloc(0));
+    const health = await typedClient.check("");
+    const infer = await grpc.call(
+      "ModelInfer",
+      codec.request("ModelInfer", { model_name: MODEL_NAME, inputs: [{ name: "input", datatype: "FP32", shape: [1, 3, 32, 32] }], raw_input_contents: [float32Bytes(Array<number>(PIXELS).fill(0.5))] }),
+      REQUEST_DEADLINE_MS,
+    );
+    const grpcState = `live ${String(live.live)}, health ${health.response?.status ?? health.error?.code}, ModelInfer ${Status[infer.code]}`;
+    table.check("after fuzzing: the gRPC port", "live true, health SERVING, ModelInfer OK", grpcState);
+    expect(grpcState).toBe("live true, health SERVING, ModelInfer OK");
     await new Promise((resolve) => setTimeout(resolve, 300));
     const unparsable = service.stdoutLines.filter((line) => {
       try {

@@ -95,6 +95,19 @@ describe("predictions on the 100 fixture images", () => {
     }
     await expect(p.classifyTensor(new Float32Array(10), 1, { topK: 3, deadline: far() })).rejects.toMatchObject({ kind: "invalid_input" });
   });
+
+  it("refuses, as the request's fault, a tensor whose huge finite values overflow the logits (found by fuzzing gRPC)", async () => {
+    const p = pipeline();
+    const tensor = golden.inputs.slice(0, 2 * 3072);
+    tensor.fill(1.7e38, 3072, 3072 + 16);
+    await expect(p.classifyTensor(tensor, 2, { topK: 3, deadline: far() })).rejects.toMatchObject({
+      kind: "invalid_input",
+      code: "invalid_input",
+      message: expect.stringMatching(/^Image 1 of the tensor overflows the model: its logits are not finite numbers\./),
+    });
+    // The same values, normalised, are answered.
+    await expect(p.classifyTensor(golden.inputs.slice(0, 3072), 1, { topK: 3, deadline: far() })).resolves.toMatchObject({ logits: expect.any(Float32Array) });
+  });
 });
 
 describe("loading", () => {

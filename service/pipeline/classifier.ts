@@ -8,7 +8,7 @@ import type { ModelCard } from "../model/card";
 import type { InferenceModel } from "../model/onnx-model";
 import { DynamicBatcher } from "./batcher";
 import { createDecoder, type ImageDecoder } from "./decode";
-import { PipelineError, cancelled, deadlineExceeded, inferenceFailed, invalidInput, isPipelineError } from "./errors";
+import { PipelineError, cancelled, deadlineExceeded, inferenceFailed, invalidInput, isPipelineError, tensorOverflow } from "./errors";
 import { classify, type Classification } from "./postprocess";
 
 export type PipelineConfig = Pick<
@@ -152,6 +152,10 @@ export class InferencePipeline {
     const result = await this.observe(n, started, async () => {
       const items = Array.from({ length: n }, (_, i) => tensor.subarray(i * this.itemSize, (i + 1) * this.itemSize));
       const rows = await this.batcher.submit(items, options);
+      // The values are the client's: huge finite ones (1e38) overflow the network to infinite or NaN logits.
+      // That is the request's fault, not the service's.
+      const overflowed = rows.findIndex((row) => row.some((logit) => !Number.isFinite(logit)));
+      if (overflowed >= 0) throw tensorOverflow(overflowed);
       const classifications = this.postprocess(rows, options.topK);
       const classes = this.model.labels.length;
       const logits = new Float32Array(n * classes);

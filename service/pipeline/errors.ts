@@ -94,6 +94,13 @@ export function invalidInput(message: string): PipelineError {
   return new PipelineError("invalid_input", "invalid_input", message);
 }
 
+/** A client's tensor whose values drive the model's logits to infinity or NaN (values far outside the normalised range). */
+export function tensorOverflow(item: number): PipelineError {
+  return invalidInput(
+    `Image ${item} of the tensor overflows the model: its logits are not finite numbers. Send pixels preprocessed as the model card describes (scaled, then normalised by its mean and std per channel), not raw or corrupted floats.`,
+  );
+}
+
 export function inferenceFailed(cause?: unknown): PipelineError {
   return new PipelineError("internal", "inference_failed", "Inference failed inside the service. Retry later.", {
     cause,
