@@ -5,6 +5,7 @@
  *   npm run bench                      # the full matrix, writes bench/results/results.{md,json} (about 12 min)
  *   npm run bench -- --quick           # a smoke run: 2 s cells, c=8, CIFAR only -> bench/results/quick.*
  *   npm run bench -- --tune            # tuning matrix of our service's settings -> bench/results/tuning.*
+ *   npm run bench -- --protocols       # REST JSON, REST binary, gRPC at batch 1 and 32 -> bench/results/protocols.*
  *   options: --duration S --warmup S --concurrency 1,8,32,64 --sets cifar,640x480,1920x1080
  *            --systems ours-batching,ours-no-batching,peer --generator wrk|autocannon --name NAME
  *            --service path/to/main.js   (A/B a modified build of ours; default build/service/main.js)
@@ -21,6 +22,7 @@ import { loadCifarJpegs, meanBytes, photoSet, type ImageSet } from "./images";
 import { wrkAvailable, type LoadGenerator } from "./load";
 import type { OrtLimitReport } from "./ort-limit";
 import { killAll, onInterrupt, spawnTracked } from "./processes";
+import { runProtocols } from "./protocol-run";
 import { cellOf, renderMarkdown, type BenchResults, type Target } from "./report";
 import { oursSystem, PEER, type RunContext, type SystemSpec } from "./systems";
 import { runTuning } from "./tune";
@@ -28,6 +30,7 @@ import { runTuning } from "./tune";
 interface Options {
   quick: boolean;
   tune: boolean;
+  protocols: boolean;
   durationSeconds: number;
   warmupSeconds: number;
   concurrencies: number[];
@@ -55,6 +58,7 @@ function parseArgs(argv: readonly string[]): Options {
   const opts: Options = {
     quick: false,
     tune: false,
+    protocols: false,
     durationSeconds: 10,
     warmupSeconds: 3,
     concurrencies: [1, 8, 32, 64],
@@ -70,6 +74,7 @@ function parseArgs(argv: readonly string[]): Options {
     explicit.add(arg);
     if (arg === "--quick") opts.quick = true;
     else if (arg === "--tune") opts.tune = true;
+    else if (arg === "--protocols") opts.protocols = true;
     else if (arg === "--duration") opts.durationSeconds = Number(next());
     else if (arg === "--warmup") opts.warmupSeconds = Number(next());
     else if (arg === "--concurrency") opts.concurrencies = list(next()).map(Number);
@@ -87,6 +92,11 @@ function parseArgs(argv: readonly string[]): Options {
     if (!explicit.has("--concurrency")) opts.concurrencies = [8];
     if (!explicit.has("--sets")) opts.sets = ["cifar"];
     if (!explicit.has("--name")) opts.name = "quick";
+  }
+  if (opts.protocols) {
+    if (opts.tune) throw new Error("--protocols and --tune are separate runs");
+    if (!explicit.has("--name")) opts.name = opts.quick ? "protocols-quick" : "protocols";
+    if (!explicit.has("--concurrency")) opts.concurrencies = opts.quick ? [8] : [1, 8];
   }
   if (opts.tune) {
     if (!explicit.has("--name")) opts.name = "tuning";
@@ -257,7 +267,8 @@ async function main(): Promise<void> {
   if ((opts.tune || systems.some((s) => s.kind === "ours")) && !existsSync(serviceEntry)) {
     throw new Error(`${serviceEntry} is missing: run \`npm run build\` first`);
   }
-  if (!opts.tune && systems.some((s) => s.kind === "peer")) checkPeerDependencies(pythonFor());
+  if (opts.protocols && !existsSync(serviceEntry)) throw new Error(`${serviceEntry} is missing: run \`npm run build\` first`);
+  if (!opts.tune && !opts.protocols && systems.some((s) => s.kind === "peer")) checkPeerDependencies(pythonFor());
 
   const workDir = mkdtempSync(join(tmpdir(), "pyramidnet-bench-"));
   onInterrupt(() => rmSync(workDir, { recursive: true, force: true }));
@@ -266,6 +277,24 @@ async function main(): Promise<void> {
   mkdirSync(outDir, { recursive: true });
   let failed = false;
   try {
+    if (opts.protocols) {
+      const cells = 3 * 2 * opts.concurrencies.length;
+      console.error(`bench: ${cells} protocol cells, about ${Math.ceil((cells * (opts.durationSeconds + opts.warmupSeconds + 2)) / 60)} min`);
+      await runProtocols({
+        ctx,
+        concurrencies: opts.concurrencies,
+        durationSeconds: opts.durationSeconds,
+        warmupSeconds: opts.warmupSeconds,
+        outDir,
+        name: opts.name,
+        notes: [
+          ...(opts.quick ? ["Quick smoke run: too short to quote."] : []),
+          ...(opts.service !== "build/service/main.js" ? [`ours ran from ${opts.service}, not the committed build.`] : []),
+        ],
+      });
+      console.error(`bench: wrote bench/results/${opts.name}.md and .json in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+      return;
+    }
     const { sets, source } = await buildImageSets(repo, opts.tune ? ["cifar", "1920x1080"] : opts.sets);
     for (const s of sets) console.error(`images: ${s.id}: ${s.description}`);
 
