@@ -11,6 +11,7 @@ import type {
   IngressTlsProps,
   NetworkClient,
   ServiceType,
+  SloObjectives,
   SpreadPolicy,
   VerticalAutoscalingProps,
 } from "../infra";
@@ -49,6 +50,11 @@ export interface EnvironmentSpec {
     /** HTTPS with a cert-manager certificate; required when `exposure` is "public". */
     readonly tls?: IngressTlsProps;
   };
+  /**
+   * What the environment promises; its PrometheusRule alerts on the error budgets' burn rates.
+   * @default SLO_DEFAULTS (99.5% of prediction requests succeed, 99% of predictions under 250 ms)
+   */
+  readonly slo?: SloObjectives;
   /** Service configuration besides CLASSIFIER_ENVIRONMENT (the entry's key), validated by the service's schema. */
   readonly config: Omit<ConfigOverrides, "environment">;
   /**
@@ -91,7 +97,8 @@ export const ENVIRONMENTS = {
       maxReplicas: 3,
       cpuUtilizationPercent: 70,
       memoryUtilizationPercent: 80,
-      requestsPerSecondPerPod: 100,
+      // A kind cluster from the README has no prometheus-adapter: CPU and memory only (see AutoscalingProps).
+      prometheusAdapter: false,
     },
     serviceType: "ClusterIP",
     // A one-node kind cluster must still schedule every replica.
@@ -99,6 +106,7 @@ export const ENVIRONMENTS = {
     spreadAcrossZones: false,
     exposure: "internal",
     ingress: { host: "pyramidnet.localhost", rateLimitPerSecond: 20 },
+    slo: { availability: 0.995, latency: { target: 0.99, thresholdSeconds: 0.25 } },
     config: { logLevel: "debug" },
   },
   // Between development and production: production's image, registry and TLS, a smaller HPA range, and the place a
@@ -116,6 +124,7 @@ export const ENVIRONMENTS = {
       maxReplicas: 6,
       cpuUtilizationPercent: 60,
       memoryUtilizationPercent: 70,
+      prometheusAdapter: true,
       requestsPerSecondPerPod: 100,
     },
     serviceType: "ClusterIP",
@@ -127,6 +136,8 @@ export const ENVIRONMENTS = {
       rateLimitPerSecond: 50,
       tls: { clusterIssuer: "letsencrypt-prod", secretName: "pyramidnet-staging-tls" },
     },
+    // Production's objectives, so a canary that would page in production pages here first.
+    slo: { availability: 0.995, latency: { target: 0.99, thresholdSeconds: 0.25 } },
     config: { logLevel: "info" },
     imagePullSecrets: ["registry-credentials"],
     // Load tests run in staging from their own namespace, straight to the pods (not through the Ingress's rate limit).
@@ -147,6 +158,7 @@ export const ENVIRONMENTS = {
       maxReplicas: 20,
       cpuUtilizationPercent: 60,
       memoryUtilizationPercent: 70,
+      prometheusAdapter: true,
       requestsPerSecondPerPod: 100,
     },
     serviceType: "ClusterIP",
@@ -158,6 +170,7 @@ export const ENVIRONMENTS = {
       rateLimitPerSecond: 50,
       tls: { clusterIssuer: "letsencrypt-prod", secretName: "pyramidnet-tls" },
     },
+    slo: { availability: 0.995, latency: { target: 0.99, thresholdSeconds: 0.25 } },
     config: { logLevel: "info" },
     imagePullSecrets: ["registry-credentials"],
     verticalAutoscaling: { maxAllowed: { cpu: "4", memory: "4Gi" } },
@@ -178,6 +191,7 @@ export const ENVIRONMENTS = {
       maxReplicas: 4,
       cpuUtilizationPercent: 70,
       memoryUtilizationPercent: 80,
+      prometheusAdapter: true,
       requestsPerSecondPerPod: 400,
     },
     serviceType: "ClusterIP",
@@ -189,6 +203,8 @@ export const ENVIRONMENTS = {
       rateLimitPerSecond: 200,
       tls: { clusterIssuer: "letsencrypt-prod", secretName: "pyramidnet-gpu-tls" },
     },
+    // GPU batching trades a few milliseconds of queueing for throughput; the objective stays production's.
+    slo: { availability: 0.995, latency: { target: 0.99, thresholdSeconds: 0.25 } },
     config: { logLevel: "info" },
     imagePullSecrets: ["registry-credentials"],
     accelerator: { runtimeClassName: "nvidia" },
