@@ -24,11 +24,21 @@ import { stringify } from "yaml";
 import { adapterValues } from "../../charts/app";
 import { ENVIRONMENTS } from "../../charts/environments";
 import { PyramidNetChart } from "../../charts/pyramidnet-chart";
-import { RECORDED, dashboardQueries, renderAdapterQuery } from "../../infra";
+import {
+  CANARY_THRESHOLDS,
+  RECORDED,
+  dashboardQueries,
+  errorRatioQuery,
+  formatRatio,
+  formatSeconds,
+  p99LatencyQuery,
+  renderAdapterQuery,
+} from "../../infra";
 import { DEFAULT_REQUEST_RATE_WINDOW, requestRateRule } from "../../infra/prometheus-adapter";
 import { METRIC_NAMES } from "../../infra/service-contract";
 import type { OnnxModel } from "../../service/model/onnx-model";
 import { CARD_PATH, ControllableModel, FIXTURES, buildService, loadModelCard, loadRealModel } from "../service/helpers";
+import { measureTracks } from "../../scripts/release";
 
 const HAS_PROMETHEUS = spawnSync("prometheus", ["--version"], { encoding: "utf8" }).status === 0;
 if (!HAS_PROMETHEUS) {
@@ -286,6 +296,30 @@ withPrometheus("a real Prometheus", () => {
     },
     120_000,
   );
+
+  test("after the burst, the release analysis (`npm run release -- status`) judges the track unhealthy, and its recorded series read the same", async () => {
+    const [status] = await measureTracks(base, NAMESPACE, [TRACK]);
+    const at = Date.now() / 1000;
+    expect(status.verdict.outcome).toBe("unhealthy");
+    expect(status.measurement.errorRatio).toBeGreaterThan(CANARY_THRESHOLDS.maxErrorRatio);
+    const [recordedErrors] = await query(`${RECORDED.releaseErrorRatio}{namespace="${NAMESPACE}",track="${TRACK}"}`, at);
+    const [recordedP99] = await query(`${RECORDED.releaseP99Latency}{namespace="${NAMESPACE}",track="${TRACK}"}`, at);
+    // The recording was last evaluated up to a second ago: the analysis' raw queries at that evaluation's timestamp
+    // give the same numbers, up to a scrape stamped before the evaluation but stored after it (1% apart here, as
+    // traffic changes fast right after the burst).
+    const selector = { namespace: NAMESPACE, track: TRACK } as const;
+    const [rawErrors] = await query(errorRatioQuery(selector), recordedErrors.value[0]);
+    const [rawP99] = await query(p99LatencyQuery(selector), recordedP99.value[0]);
+    const relative = (a: number, b: number) => Math.abs(a - b) / b;
+    expect(relative(Number(recordedErrors.value[1]), Number(rawErrors.value[1]))).toBeLessThan(0.05);
+    expect(relative(Number(recordedP99.value[1]), Number(rawP99.value[1]))).toBeLessThan(0.1);
+    const p99 = status.measurement.p99LatencySeconds!;
+    console.log(
+      `release analysis of track ${TRACK}: error ratio ${formatRatio(status.measurement.errorRatio!)} ` +
+        `(recorded ${formatRatio(Number(recordedErrors.value[1]))}), p99 ${formatSeconds(p99)} ` +
+        `(recorded ${formatSeconds(Number(recordedP99.value[1]))}): ${status.verdict.outcome}`,
+    );
+  });
 
   test("every dashboard query parses, evaluates and returns data", async () => {
     const queries = dashboardQueries(chart.dashboard.dashboard);
