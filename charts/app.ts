@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, posix } from "node:path";
 import { App, YamlOutputType } from "cdk8s";
-import { renderAdapterValuesFile, requestRateRule, type AdapterValuesProps } from "../infra";
+import { renderAdapterValuesFile, renderDashboardJson, requestRateRule, type AdapterValuesProps } from "../infra";
 import { METRIC_NAMES } from "../infra/service-contract";
 import { version as packageVersion } from "../package.json";
 import { ENVIRONMENTS, type EnvironmentTable } from "./environments";
@@ -11,6 +11,11 @@ import { readReleaseTable, type ReleaseTable } from "./release-table";
 
 /** Where the prometheus-adapter Helm values go, relative to the output directory. */
 export const ADAPTER_VALUES_PATH = posix.join("prometheus-adapter", "values.yaml");
+
+/** Where each environment's Grafana dashboard goes (for a manual import), relative to the output directory. */
+export function dashboardPath(environmentName: string): string {
+  return posix.join("grafana", `${environmentName}.dashboard.json`);
+}
 
 export interface BuildOptions {
   /** Directory the manifests are written to. */
@@ -104,9 +109,21 @@ export function adapterValues(): AdapterValuesProps {
   };
 }
 
-/** Writes every manifest and the adapter values into options.outdir. */
+/** Writes every manifest, the adapter values and the dashboards into options.outdir. */
 export function synthesize(options: BuildOptions): void {
-  buildApp(options).synth();
+  const app = buildApp(options);
+  app.synth();
+  // One dashboard file per environment; the Rollout form's dashboard is the same one (same queries, same uid).
+  // buildApp gives each environment's PyramidNetChart the environment's key as its id. The cast is needed because
+  // cdk8s's Chart answers `instanceof` for any chart, so the check cannot narrow the type.
+  for (const name of Object.keys(options.environments ?? ENVIRONMENTS)) {
+    const chart = app.node.tryFindChild(name);
+    if (!(chart instanceof PyramidNetChart)) throw new Error(`the app has no environment chart named ${name}`);
+    const { dashboard } = chart as PyramidNetChart;
+    const file = join(options.outdir, dashboardPath(name));
+    mkdirSync(join(file, ".."), { recursive: true });
+    writeFileSync(file, renderDashboardJson(dashboard.dashboard));
+  }
   const valuesFile = join(options.outdir, ADAPTER_VALUES_PATH);
   mkdirSync(join(options.outdir, "prometheus-adapter"), { recursive: true });
   writeFileSync(valuesFile, renderAdapterValuesFile(adapterValues(), posix.join("dist", ADAPTER_VALUES_PATH)));

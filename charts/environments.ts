@@ -11,6 +11,7 @@ import type {
   IngressTlsProps,
   NetworkClient,
   ServiceType,
+  SloObjectives,
   SpreadPolicy,
   VerticalAutoscalingProps,
 } from "../infra";
@@ -49,6 +50,11 @@ export interface EnvironmentSpec {
     /** HTTPS with a cert-manager certificate; required when `exposure` is "public". */
     readonly tls?: IngressTlsProps;
   };
+  /**
+   * What the environment promises; its PrometheusRule alerts on the error budgets' burn rates.
+   * @default SLO_DEFAULTS (99.5% of prediction requests succeed, 99% of predictions under 250 ms)
+   */
+  readonly slo?: SloObjectives;
   /**
    * An Ingress for the gRPC API (ingress-nginx `backend-protocol: GRPC`) on its own host. It always needs `tls`
    * (ingress-nginx serves HTTP/2 only over TLS) and gRPC on in `config` (CLASSIFIER_GRPC_ENABLED, the default).
@@ -102,7 +108,8 @@ export const ENVIRONMENTS = {
       maxReplicas: 3,
       cpuUtilizationPercent: 70,
       memoryUtilizationPercent: 80,
-      requestsPerSecondPerPod: 100,
+      // A kind cluster from the README has no prometheus-adapter: CPU and memory only (see AutoscalingProps).
+      prometheusAdapter: false,
     },
     serviceType: "ClusterIP",
     // A one-node kind cluster must still schedule every replica.
@@ -110,6 +117,7 @@ export const ENVIRONMENTS = {
     spreadAcrossZones: false,
     exposure: "internal",
     ingress: { host: "pyramidnet.localhost", rateLimitPerSecond: 20 },
+    slo: { availability: 0.995, latency: { target: 0.99, thresholdSeconds: 0.25 } },
     config: { logLevel: "debug" },
   },
   // Between development and production: production's image, registry and TLS, a smaller HPA range, and the place a
@@ -127,6 +135,7 @@ export const ENVIRONMENTS = {
       maxReplicas: 6,
       cpuUtilizationPercent: 60,
       memoryUtilizationPercent: 70,
+      prometheusAdapter: true,
       requestsPerSecondPerPod: 100,
     },
     serviceType: "ClusterIP",
@@ -143,6 +152,8 @@ export const ENVIRONMENTS = {
       rateLimitPerSecond: 50,
       tls: { clusterIssuer: "letsencrypt-prod", secretName: "pyramidnet-staging-grpc-tls" },
     },
+    // Production's objectives, so a canary that would page in production pages here first.
+    slo: { availability: 0.995, latency: { target: 0.99, thresholdSeconds: 0.25 } },
     config: { logLevel: "info" },
     imagePullSecrets: ["registry-credentials"],
     // Load tests run in staging from their own namespace, straight to the pods (not through the Ingress's rate limit).
@@ -163,6 +174,7 @@ export const ENVIRONMENTS = {
       maxReplicas: 20,
       cpuUtilizationPercent: 60,
       memoryUtilizationPercent: 70,
+      prometheusAdapter: true,
       requestsPerSecondPerPod: 100,
     },
     serviceType: "ClusterIP",
@@ -179,6 +191,7 @@ export const ENVIRONMENTS = {
       rateLimitPerSecond: 50,
       tls: { clusterIssuer: "letsencrypt-prod", secretName: "pyramidnet-grpc-tls" },
     },
+    slo: { availability: 0.995, latency: { target: 0.99, thresholdSeconds: 0.25 } },
     config: { logLevel: "info" },
     imagePullSecrets: ["registry-credentials"],
     verticalAutoscaling: { maxAllowed: { cpu: "4", memory: "4Gi" } },
@@ -199,6 +212,7 @@ export const ENVIRONMENTS = {
       maxReplicas: 4,
       cpuUtilizationPercent: 70,
       memoryUtilizationPercent: 80,
+      prometheusAdapter: true,
       requestsPerSecondPerPod: 400,
     },
     serviceType: "ClusterIP",
@@ -210,6 +224,8 @@ export const ENVIRONMENTS = {
       rateLimitPerSecond: 200,
       tls: { clusterIssuer: "letsencrypt-prod", secretName: "pyramidnet-gpu-tls" },
     },
+    // GPU batching trades a few milliseconds of queueing for throughput; the objective stays production's.
+    slo: { availability: 0.995, latency: { target: 0.99, thresholdSeconds: 0.25 } },
     config: { logLevel: "info" },
     imagePullSecrets: ["registry-credentials"],
     accelerator: { runtimeClassName: "nvidia" },

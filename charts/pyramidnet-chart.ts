@@ -6,6 +6,9 @@ import {
   GrpcIngress,
   type ImageReference,
   InferenceService,
+  type ClassifierPrometheusRule,
+  type DashboardConfigMap,
+  type RuleTiming,
   ReleaseTracks,
   assertDnsLabel,
   type ClassifierIngressProps,
@@ -14,6 +17,7 @@ import {
   grpcBackendOf,
 } from "../infra";
 import type { EnvironmentSpec } from "./environments";
+import { environmentMonitoring } from "./monitoring";
 import type { EnvironmentRelease } from "./release-table";
 import { workloadOptions } from "./workload-options";
 
@@ -38,6 +42,11 @@ export interface PyramidNetChartProps {
    * @default - one track without a `track` label, serving the service's default model version
    */
   readonly release?: EnvironmentRelease;
+  /**
+   * Shorter rule windows, for tests against a real Prometheus only.
+   * @default production timing
+   */
+  readonly ruleTiming?: RuleTiming;
 }
 
 export const APP_NAME = "pyramidnet";
@@ -121,6 +130,10 @@ export class PyramidNetChart extends Chart {
   readonly canaryIngress?: ClassifierIngress;
   /** The main gRPC Ingress, when the environment has one (`grpcIngress`). */
   readonly grpcIngress?: GrpcIngress;
+  /** Recording rules and alerts for every track of the environment. */
+  readonly rules: ClassifierPrometheusRule;
+  /** The Grafana dashboard, as a ConfigMap for kube-prometheus-stack's sidecar. */
+  readonly dashboard: DashboardConfigMap;
 
   constructor(scope: Construct, id: string, props: PyramidNetChartProps) {
     super(scope, id);
@@ -163,5 +176,17 @@ export class PyramidNetChart extends Chart {
       // kubectl applies a file top to bottom: the Namespace must come before what lives in it.
       tracks.node.addDependency(namespace);
     }
+
+    const monitoring = environmentMonitoring(this, {
+      environmentName: props.environmentName,
+      spec,
+      instance: service.instance ?? APP_NAME,
+      services: this.canary === undefined ? [this.classifier] : [this.classifier, this.canary],
+      ruleTiming: props.ruleTiming,
+    });
+    this.rules = monitoring.rules;
+    this.dashboard = monitoring.dashboard;
+    this.rules.node.addDependency(namespace);
+    this.dashboard.node.addDependency(namespace);
   }
 }

@@ -1,7 +1,17 @@
 import { Chart } from "cdk8s";
 import type { Construct } from "constructs";
-import { CANARY_ROLLOUT_DEFAULTS, CanaryRollout, ClassifierIngress, GRPC_INGRESS_DEFAULTS, GrpcIngress, InferenceService } from "../infra";
+import {
+  CANARY_ROLLOUT_DEFAULTS,
+  CanaryRollout,
+  ClassifierIngress,
+  GRPC_INGRESS_DEFAULTS,
+  GrpcIngress,
+  InferenceService,
+  type ClassifierPrometheusRule,
+  type DashboardConfigMap,
+} from "../infra";
 import type { EnvironmentSpec } from "./environments";
+import { environmentMonitoring } from "./monitoring";
 import { assertEnvironment, classifierProps, environmentNamespace, grpcIngressProps, ingressProps, trackImage } from "./pyramidnet-chart";
 import type { EnvironmentRelease } from "./release-table";
 
@@ -33,7 +43,8 @@ export function rolloutWeights(release: EnvironmentRelease): number[] {
 /**
  * One environment in the Argo Rollouts form (dist/<environment>-rollout.k8s.yaml), applied instead of the
  * two-track file: the Namespace, the classifier (its Deployment only holds the pod template), the Rollout with its
- * stable and canary Services and AnalysisTemplate, and the main Ingress the controller clones for the canary.
+ * stable and canary Services and AnalysisTemplate, the main Ingress the controller clones for the canary, and the
+ * same PrometheusRule and dashboard as the two-track form (the Rollout's pods carry the `track` label too).
  */
 export class PyramidNetRolloutChart extends Chart {
   readonly classifier: InferenceService;
@@ -41,6 +52,8 @@ export class PyramidNetRolloutChart extends Chart {
   readonly ingress: ClassifierIngress;
   /** The main gRPC Ingress, when the environment has one; the controller clones it too. */
   readonly grpcIngress?: GrpcIngress;
+  readonly rules: ClassifierPrometheusRule;
+  readonly dashboard: DashboardConfigMap;
 
   constructor(scope: Construct, id: string, props: PyramidNetRolloutChartProps) {
     super(scope, id);
@@ -49,7 +62,8 @@ export class PyramidNetRolloutChart extends Chart {
     const namespace = environmentNamespace(this, spec);
     const target = release.canary ?? release.stable;
     const image = trackImage(spec, props, target.imageTag ?? release.stable.imageTag);
-    this.classifier = new InferenceService(this, "Classifier", classifierProps(props.environmentName, spec, image));
+    const service = classifierProps(props.environmentName, spec, image);
+    this.classifier = new InferenceService(this, "Classifier", service);
     const ingressName = this.classifier.objectName;
     const grpc = grpcIngressProps(spec);
     const grpcIngressName = grpc && `${ingressName}${GRPC_INGRESS_DEFAULTS.nameSuffix}`;
@@ -74,7 +88,15 @@ export class PyramidNetRolloutChart extends Chart {
         labels: this.classifier.labels,
       });
     }
-    for (const child of [this.classifier, this.rollout, this.ingress, ...(this.grpcIngress ? [this.grpcIngress] : [])]) {
+    const monitoring = environmentMonitoring(this, {
+      environmentName: props.environmentName,
+      spec,
+      instance: service.instance ?? this.classifier.name,
+      services: [this.classifier],
+    });
+    this.rules = monitoring.rules;
+    this.dashboard = monitoring.dashboard;
+    for (const child of [this.classifier, this.rollout, this.ingress, ...(this.grpcIngress ? [this.grpcIngress] : []), this.rules, this.dashboard]) {
       child.node.addDependency(namespace);
     }
   }

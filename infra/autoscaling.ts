@@ -19,8 +19,17 @@ export interface AutoscalingProps {
    */
   readonly memoryUtilizationPercent?: number;
   /**
-   * Target average of the Pods metric `http_requests_per_second` (served by prometheus-adapter), per pod.
-   * @default 100
+   * Whether the cluster runs prometheus-adapter with our rule (dist/prometheus-adapter/values.yaml), so the custom
+   * metrics API serves `http_requests_per_second`. Only then does the HPA get its Pods metric: an HPA skips every
+   * scale-down while one of its metrics cannot be fetched (Kubernetes' HPA algorithm details), so a Pods metric
+   * on a cluster without the adapter scales up on CPU but never back down.
+   * @default false (CPU and memory only)
+   */
+  readonly prometheusAdapter?: boolean;
+  /**
+   * Target average of the Pods metric `http_requests_per_second` (served by prometheus-adapter), per pod. Only with
+   * `prometheusAdapter: true`; setting it without is refused.
+   * @default 100 when `prometheusAdapter` is true
    */
   readonly requestsPerSecondPerPod?: number;
   /**
@@ -49,18 +58,32 @@ export interface AutoscalingProps {
    * @default 600
    */
   readonly scaleDownStabilizationSeconds?: number;
+  /**
+   * Scale-down rate policy: at most this percentage of the current replicas removed per period, so the end of a
+   * stabilization window does not drop from the peak to the minimum at once.
+   * @default 50
+   */
+  readonly scaleDownPercent?: number;
+  /**
+   * Length of one scale-down policy period, in seconds.
+   * @default 60
+   */
+  readonly scaleDownPeriodSeconds?: number;
 }
 
 /** The defaults AutoscalingProps documents. */
 export const AUTOSCALING_DEFAULTS = {
   cpuUtilizationPercent: 70,
   memoryUtilizationPercent: 80,
+  prometheusAdapter: false,
   requestsPerSecondPerPod: 100,
   scaleUpStabilizationSeconds: 30,
   scaleUpPercent: 100,
   scaleUpPods: 4,
   scaleUpPeriodSeconds: 30,
   scaleDownStabilizationSeconds: 600,
+  scaleDownPercent: 50,
+  scaleDownPeriodSeconds: 60,
 } as const satisfies Required<Omit<AutoscalingProps, "minReplicas" | "maxReplicas">>;
 
 /** What the HPA scales and which metric names it reads. */
@@ -75,7 +98,10 @@ export interface InferenceAutoscalerProps extends AutoscalingProps {
   readonly requestsPerSecondMetric: string;
 }
 
-/** An autoscaling/v2 HorizontalPodAutoscaler on CPU, memory and requests per second per pod. */
+/**
+ * An autoscaling/v2 HorizontalPodAutoscaler on CPU and memory, plus requests per second per pod where
+ * prometheus-adapter serves that metric.
+ */
 export class InferenceAutoscaler extends Construct {
   readonly minReplicas: number;
   readonly maxReplicas: number;
@@ -86,12 +112,22 @@ export class InferenceAutoscaler extends Construct {
     const defaults = AUTOSCALING_DEFAULTS;
     const cpu = props.cpuUtilizationPercent ?? defaults.cpuUtilizationPercent;
     const memory = props.memoryUtilizationPercent ?? defaults.memoryUtilizationPercent;
+    const prometheusAdapter = props.prometheusAdapter ?? defaults.prometheusAdapter;
+    if (!prometheusAdapter && props.requestsPerSecondPerPod !== undefined) {
+      throw new Error(
+        "autoscaling requestsPerSecondPerPod needs prometheusAdapter: true. Without prometheus-adapter the HPA cannot " +
+          "fetch the Pods metric and then skips every scale-down (it scales up on CPU but never back down); install " +
+          "the adapter (dist/prometheus-adapter/values.yaml) and declare it, or drop requestsPerSecondPerPod",
+      );
+    }
     const requestsPerSecond = props.requestsPerSecondPerPod ?? defaults.requestsPerSecondPerPod;
     const upStabilization = props.scaleUpStabilizationSeconds ?? defaults.scaleUpStabilizationSeconds;
     const upPercent = props.scaleUpPercent ?? defaults.scaleUpPercent;
     const upPods = props.scaleUpPods ?? defaults.scaleUpPods;
     const upPeriod = props.scaleUpPeriodSeconds ?? defaults.scaleUpPeriodSeconds;
     const downStabilization = props.scaleDownStabilizationSeconds ?? defaults.scaleDownStabilizationSeconds;
+    const downPercent = props.scaleDownPercent ?? defaults.scaleDownPercent;
+    const downPeriod = props.scaleDownPeriodSeconds ?? defaults.scaleDownPeriodSeconds;
 
     assertInteger(props.minReplicas, "autoscaling minReplicas", { min: 1 });
     assertInteger(props.maxReplicas, "autoscaling maxReplicas", { min: 1 });
@@ -111,6 +147,9 @@ export class InferenceAutoscaler extends Construct {
     assertInteger(upPeriod, "autoscaling scaleUpPeriodSeconds", { min: 1, max: 1800 });
     assertInteger(upPercent, "autoscaling scaleUpPercent", { min: 1 });
     assertInteger(upPods, "autoscaling scaleUpPods", { min: 1 });
+    // 100% or more would let one period remove every pod above the minimum, which is no rate limit at all.
+    assertInteger(downPercent, "autoscaling scaleDownPercent", { min: 1, max: 99 });
+    assertInteger(downPeriod, "autoscaling scaleDownPeriodSeconds", { min: 1, max: 1800 });
 
     this.minReplicas = props.minReplicas;
     this.maxReplicas = props.maxReplicas;
@@ -129,13 +168,17 @@ export class InferenceAutoscaler extends Construct {
             type: "Resource",
             resource: { name: "memory", target: { type: "Utilization", averageUtilization: memory } },
           },
-          {
-            type: "Pods",
-            pods: {
-              metric: { name: props.requestsPerSecondMetric },
-              target: { type: "AverageValue", averageValue: k8s.Quantity.fromString(String(requestsPerSecond)) },
-            },
-          },
+          ...(prometheusAdapter
+            ? [
+                {
+                  type: "Pods",
+                  pods: {
+                    metric: { name: props.requestsPerSecondMetric },
+                    target: { type: "AverageValue", averageValue: k8s.Quantity.fromString(String(requestsPerSecond)) },
+                  },
+                },
+              ]
+            : []),
         ],
         behavior: {
           scaleUp: {
@@ -146,7 +189,10 @@ export class InferenceAutoscaler extends Construct {
               { type: "Pods", value: upPods, periodSeconds: upPeriod },
             ],
           },
-          scaleDown: { stabilizationWindowSeconds: downStabilization },
+          scaleDown: {
+            stabilizationWindowSeconds: downStabilization,
+            policies: [{ type: "Percent", value: downPercent, periodSeconds: downPeriod }],
+          },
         },
       },
     });

@@ -70,6 +70,27 @@ export function p99LatencyQuery(selector: TrackSelector, window = CANARY_THRESHO
   return `histogram_quantile(0.99, sum by (le) (rate(${histogram}${seriesSelector(selector)}[${window}])))`;
 }
 
+/**
+ * The same two measurements for every track of a namespace at once (`by (namespace, track)`), from the same
+ * selectors: the PrometheusRule records them (RECORDED.releaseErrorRatio, RECORDED.releaseP99Latency) so a dashboard
+ * shows exactly what the analysis judges. The analysis itself keeps the raw queries above, which work before the
+ * rules are loaded and need no evaluation interval to pass.
+ */
+export function errorRatioByTrackExpr(namespace: string, window = CANARY_THRESHOLDS.window): string {
+  const counter = METRIC_NAMES.httpRequestsTotal;
+  const all = `{namespace="${namespace}",route!~"${INTERNAL_ROUTES.join("|")}"`;
+  const total = `sum by (namespace, ${TRACK_LABEL}) (rate(${counter}${all}}[${window}]))`;
+  // "or 0 * total": a track without a single 5xx records 0, as `or vector(0)` makes the per-track query read 0.
+  return `(\n  sum by (namespace, ${TRACK_LABEL}) (rate(${counter}${all},status_code=~"5.."}[${window}]))\n  or\n  0 * ${total}\n)\n/\n${total}`;
+}
+
+/** The per-track p99 latency of every track of a namespace (see errorRatioByTrackExpr). */
+export function p99LatencyByTrackExpr(namespace: string, window = CANARY_THRESHOLDS.window): string {
+  const histogram = `${METRIC_NAMES.httpRequestDuration}_bucket`;
+  const all = `{namespace="${namespace}",route!~"${INTERNAL_ROUTES.join("|")}"}`;
+  return `histogram_quantile(0.99, sum by (namespace, ${TRACK_LABEL}, le) (rate(${histogram}${all}[${window}])))`;
+}
+
 /** One track's measurements; undefined where Prometheus had no data. */
 export interface TrackMeasurement {
   readonly errorRatio?: number;

@@ -20,6 +20,9 @@ export interface AdapterRule {
   readonly metricsQuery: string;
 }
 
+/** The rate() window of the per-pod request rate, shared by the adapter rule and the recording rule. */
+export const DEFAULT_REQUEST_RATE_WINDOW = "2m";
+
 export interface RequestRateRuleProps {
   /** The counter the service exports. */
   readonly counter: string;
@@ -34,7 +37,7 @@ export interface RequestRateRuleProps {
 
 /** The rule: `<rateMetric>` = sum by pod of rate(`<counter>`[window]), for every pod in every namespace. */
 export function requestRateRule(props: RequestRateRuleProps): AdapterRule {
-  const window = props.window ?? "2m";
+  const window = props.window ?? DEFAULT_REQUEST_RATE_WINDOW;
   if (!/^\d+[smh]$/.test(window)) throw new Error(`rate window "${window}" is not a PromQL duration such as 2m`);
   if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(props.counter)) {
     throw new Error(`"${props.counter}" is not a Prometheus metric name`);
@@ -45,6 +48,24 @@ export function requestRateRule(props: RequestRateRuleProps): AdapterRule {
     name: { matches: `^${props.counter}$`, as: props.rateMetric },
     metricsQuery: `sum(rate(<<.Series>>{<<.LabelMatchers>>}[${window}])) by (<<.GroupBy>>)`,
   };
+}
+
+/** What prometheus-adapter fills into a metricsQuery's template fields for one request. */
+export interface AdapterQueryFields {
+  /** The series name (<<.Series>>). */
+  readonly series: string;
+  /** Label matchers without braces, e.g. `namespace="x",pod=~"a|b"` (<<.LabelMatchers>>). */
+  readonly labelMatchers: string;
+  /** Comma-separated labels to group by, e.g. `pod` (<<.GroupBy>>). */
+  readonly groupBy: string;
+}
+
+/** The PromQL the adapter runs for a rule, with its template fields filled in as the adapter does. */
+export function renderAdapterQuery(rule: AdapterRule, fields: AdapterQueryFields): string {
+  return rule.metricsQuery
+    .replaceAll("<<.Series>>", fields.series)
+    .replaceAll("<<.LabelMatchers>>", fields.labelMatchers)
+    .replaceAll("<<.GroupBy>>", fields.groupBy);
 }
 
 export interface AdapterValuesProps {

@@ -1,6 +1,7 @@
 import type { IServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import { ApiObject } from "cdk8s";
 import { Construct } from "constructs";
+import { durationSeconds } from "./durations";
 
 /** The spec of a prometheus-operator ServiceMonitor, typed from the operator's CRD schema. */
 export type ServiceMonitorSpec = IServiceMonitor["spec"];
@@ -34,15 +35,6 @@ export interface ServiceMonitorProps {
    * @default - none
    */
   readonly podTargetLabels?: readonly string[];
-}
-
-const DURATION = /^(\d+)(ms|s|m|h)$/;
-const DURATION_SECONDS: Readonly<Record<string, number>> = { ms: 0.001, s: 1, m: 60, h: 3600 };
-
-function durationSeconds(value: string, what: string): number {
-  const match = DURATION.exec(value);
-  if (!match) throw new Error(`${what} "${value}" is not a Prometheus duration such as 15s or 1m`);
-  return Number(match[1]) * DURATION_SECONDS[match[2]];
 }
 
 /** A monitoring.coreos.com/v1 ServiceMonitor that scrapes one Service port. */

@@ -17,6 +17,8 @@ const OTHER_OBJECTS = [
   "NetworkPolicy/pyramidnet",
   "ServiceMonitor/pyramidnet",
   "Ingress/pyramidnet",
+  "PrometheusRule/pyramidnet",
+  "ConfigMap/pyramidnet-dashboard",
 ];
 
 let cluster: FakeCluster;

@@ -10,11 +10,12 @@ const PROPS: InferenceAutoscalerProps = {
   requestsPerSecondMetric: "rps",
   minReplicas: 2,
   maxReplicas: 8,
+  prometheusAdapter: true,
 };
 const hpaOf = (props: InferenceAutoscalerProps) =>
   oneOf(synthConstructs((scope) => new InferenceAutoscaler(scope, "Autoscaler", props)), "HorizontalPodAutoscaler");
 
-test("defaults: 70% CPU, 80% memory, 100 requests/s per pod; scale up by max(100%, 4 pods) per 30 s, down after 600 s", () => {
+test("defaults with prometheus-adapter: 70% CPU, 80% memory, 100 requests/s per pod; scale up by max(100%, 4 pods) per 30 s, down after 600 s by at most 50% per minute", () => {
   const hpa = hpaOf(PROPS);
   expect(hpa.apiVersion).toBe("autoscaling/v2");
   expect(hpa.metadata).toEqual({ name: "classifier", namespace: "vision", labels: { team: "ml" } });
@@ -36,9 +37,18 @@ test("defaults: 70% CPU, 80% memory, 100 requests/s per pod; scale up by max(100
           { type: "Pods", value: 4, periodSeconds: 30 },
         ],
       },
-      scaleDown: { stabilizationWindowSeconds: 600 },
+      scaleDown: { stabilizationWindowSeconds: 600, policies: [{ type: "Percent", value: 50, periodSeconds: 60 }] },
     },
   });
+});
+
+test("without prometheus-adapter (the default) the HPA reads CPU and memory only, so nothing blocks its scale-down", () => {
+  const { prometheusAdapter: _declared, ...withoutAdapter } = PROPS;
+  const hpa = hpaOf(withoutAdapter);
+  expect(hpa.spec!.metrics).toEqual([
+    { type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } },
+    { type: "Resource", resource: { name: "memory", target: { type: "Utilization", averageUtilization: 80 } } },
+  ]);
 });
 
 test("every target and behaviour prop lands in its field", () => {
@@ -52,6 +62,8 @@ test("every target and behaviour prop lands in its field", () => {
     scaleUpPods: 2,
     scaleUpPeriodSeconds: 60,
     scaleDownStabilizationSeconds: 300,
+    scaleDownPercent: 25,
+    scaleDownPeriodSeconds: 120,
   });
   expect(hpa.spec!.metrics!.map((m) => m.resource?.target.averageUtilization ?? m.pods!.target.averageValue)).toEqual([
     55,
@@ -67,7 +79,7 @@ test("every target and behaviour prop lands in its field", () => {
         { type: "Pods", value: 2, periodSeconds: 60 },
       ],
     },
-    scaleDown: { stabilizationWindowSeconds: 300 },
+    scaleDown: { stabilizationWindowSeconds: 300, policies: [{ type: "Percent", value: 25, periodSeconds: 120 }] },
   });
 });
 

@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ADAPTER_VALUES_PATH, resolveImageTag, rolloutChartName, synthesize } from "../../charts/app";
+import { ADAPTER_VALUES_PATH, dashboardPath, resolveImageTag, rolloutChartName, synthesize } from "../../charts/app";
 import { readReleaseTable } from "../../charts/release-table";
 import { environmentNames } from "../../charts/environments";
 
@@ -33,10 +33,15 @@ describe("dist/", () => {
     fs.rmSync(fresh, { recursive: true, force: true });
   });
 
-  test("holds one file per environment, one per release entry's Rollout form and the prometheus-adapter values", () => {
+  test("holds one file per environment, one per release entry's Rollout form, the prometheus-adapter values and one Grafana dashboard per environment", () => {
     const rolloutFiles = Object.keys(readReleaseTable()).map((name) => `${rolloutChartName(name)}.k8s.yaml`);
     expect(filesUnder(DIST)).toEqual(
-      [...environmentNames().map((name) => `${name}.k8s.yaml`), ...rolloutFiles, ADAPTER_VALUES_PATH].sort(),
+      [
+        ...environmentNames().map((name) => `${name}.k8s.yaml`),
+        ...rolloutFiles,
+        ADAPTER_VALUES_PATH,
+        ...environmentNames().map(dashboardPath),
+      ].sort(),
     );
   });
 

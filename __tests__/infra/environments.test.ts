@@ -8,7 +8,7 @@ import { adapterValues, resolveImageTag } from "../../charts/app";
 import { environmentNames, type EnvironmentName } from "../../charts/environments";
 import { AUTOSCALING_DEFAULTS, GPU_CONFIG_DEFAULTS, renderAdapterValuesFile } from "../../infra";
 import { CONFIG_SCHEMA, GRPC_CONTRACT, HTTP_CONTRACT, METRIC_NAMES, loadConfig } from "../../infra/service-contract";
-import { allOf, grpcIngresses, oneOf, specOf, synthWithoutRelease, withoutGrpcIngresses } from "./manifests";
+import { allOf, classifierConfigMap, grpcIngresses, oneOf, specOf, synthEnvironment, synthWithoutRelease, withoutGrpcIngresses } from "./manifests";
 import { version as packageVersion } from "../../package.json";
 
 const environments = environmentNames();
@@ -23,7 +23,7 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
   const deployment = oneOf(manifests, "Deployment");
   const podSpec = deployment.spec!.template.spec!;
   const container = podSpec.containers[0];
-  const configMap = oneOf(manifests, "ConfigMap");
+  const configMap = classifierConfigMap(manifests);
   const service = oneOf(manifests, "Service");
   const hpa = oneOf(manifests, "HorizontalPodAutoscaler");
   const ingress = oneOf(withoutGrpcIngresses(manifests), "Ingress");
@@ -42,11 +42,14 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
     expect(manifests.map((m) => m.kind).sort()).toEqual(
       [
         "ConfigMap",
+        // The Grafana dashboard.
+        "ConfigMap",
         "Deployment",
         "HorizontalPodAutoscaler",
         "Ingress",
         "Namespace",
         "NetworkPolicy",
+        "PrometheusRule",
         "Service",
         "ServiceAccount",
         "ServiceMonitor",
@@ -72,7 +75,7 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
     expect(deployment.spec!.template.metadata!.labels).toMatchObject(selector);
     expect(service.spec!.selector).toEqual(selector);
     for (const m of manifests) {
-      expect(["pyramidnet", "pyramidnet-config", "pyramidnet-grpc", spec.namespace]).toContain(m.metadata.name);
+      expect(["pyramidnet", "pyramidnet-config", "pyramidnet-dashboard", "pyramidnet-grpc", spec.namespace]).toContain(m.metadata.name);
       for (const key of Object.keys(m.metadata.labels ?? {})) expect(key).not.toMatch(/cdk8s\.io/);
     }
   });
@@ -217,7 +220,7 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
     });
   });
 
-  test("HPA: autoscaling/v2 on CPU, memory and requests per second per pod", () => {
+  test("HPA: autoscaling/v2 on CPU, memory, and requests per second per pod where prometheus-adapter is declared", () => {
     expect(hpa.apiVersion).toBe("autoscaling/v2");
     expect(hpa.spec!.scaleTargetRef).toEqual({ apiVersion: "apps/v1", kind: "Deployment", name: "pyramidnet" });
     expect(hpa.spec!.minReplicas).toBe(spec.autoscaling.minReplicas);
@@ -243,20 +246,25 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
           },
         },
       },
-      {
-        type: "Pods",
-        pods: {
-          metric: { name: METRIC_NAMES.requestsPerSecond },
-          target: {
-            type: "AverageValue",
-            averageValue: String(spec.autoscaling.requestsPerSecondPerPod ?? AUTOSCALING_DEFAULTS.requestsPerSecondPerPod),
-          },
-        },
-      },
+      // Only where the adapter serves it: an unfetchable metric blocks every scale-down.
+      ...((spec.autoscaling.prometheusAdapter ?? false)
+        ? [
+            {
+              type: "Pods",
+              pods: {
+                metric: { name: METRIC_NAMES.requestsPerSecond },
+                target: {
+                  type: "AverageValue",
+                  averageValue: String(spec.autoscaling.requestsPerSecondPerPod ?? AUTOSCALING_DEFAULTS.requestsPerSecondPerPod),
+                },
+              },
+            },
+          ]
+        : []),
     ]);
   });
 
-  test("HPA behaviour: fast scale-up (max of 100% and 4 pods per 30 s), 10-minute scale-down window", () => {
+  test("HPA behaviour: fast scale-up (max of 100% and 4 pods per 30 s), 10-minute scale-down window, then at most 50% per minute", () => {
     expect(hpa.spec!.behavior).toEqual({
       scaleUp: {
         stabilizationWindowSeconds: 30,
@@ -266,7 +274,7 @@ describe.each(environments)("%s", (name: EnvironmentName) => {
           { type: "Pods", value: 4, periodSeconds: 30 },
         ],
       },
-      scaleDown: { stabilizationWindowSeconds: 600 },
+      scaleDown: { stabilizationWindowSeconds: 600, policies: [{ type: "Percent", value: 50, periodSeconds: 60 }] },
     });
   });
 
@@ -455,7 +463,7 @@ describe("environment differences", () => {
   });
 
   test("production runs two ONNX Runtime threads on a 2-core limit, development one on one core", () => {
-    const threads = (m: typeof dev) => oneOf(m, "ConfigMap").data![CONFIG_SCHEMA.intraOpThreads.name];
+    const threads = (m: typeof dev) => classifierConfigMap(m).data![CONFIG_SCHEMA.intraOpThreads.name];
     expect(threads(dev)).toBe("1");
     expect(threads(prod)).toBe("2");
   });
@@ -491,7 +499,7 @@ describe("staging and gpu", () => {
     expect(pod.containers[0].image).toBe(`ghcr.io/pyramidnet/pyramidnet-cuda:${packageVersion}`);
     expect(pod.runtimeClassName).toBe("nvidia");
     expect(pod.containers[0].resources!.limits!["nvidia.com/gpu"]).toBe(1);
-    const data = oneOf(gpu, "ConfigMap").data!;
+    const data = classifierConfigMap(gpu).data!;
     expect(data[CONFIG_SCHEMA.executionProvider.name]).toBe("cuda");
     expect(data[CONFIG_SCHEMA.batchMaxSize.name]).toBe("128");
     expect(data[CONFIG_SCHEMA.batchMaxDelayMs.name]).toBe("2");
@@ -501,7 +509,7 @@ describe("staging and gpu", () => {
 
   test("no CPU environment asks for CUDA", () => {
     for (const name of environmentNames().filter((n) => specOf(n).accelerator === undefined)) {
-      expect(oneOf(synthWithoutRelease(name), "ConfigMap").data![CONFIG_SCHEMA.executionProvider.name]).toBe("cpu");
+      expect(classifierConfigMap(synthWithoutRelease(name)).data![CONFIG_SCHEMA.executionProvider.name]).toBe("cpu");
     }
   });
 });
@@ -524,11 +532,18 @@ describe("prometheus-adapter rule", () => {
   });
 
   test("serves the exact metric name every HPA asks for", () => {
-    for (const name of environments) {
+    const withAdapter = environments.filter((name) => specOf(name).autoscaling.prometheusAdapter === true);
+    expect(withAdapter).toContain("production");
+    for (const name of withAdapter) {
       const hpa = oneOf(synthWithoutRelease(name), "HorizontalPodAutoscaler");
       const podsMetric = hpa.spec!.metrics!.find((m) => m.type === "Pods")!;
       expect(values.rules.custom.map((r: { name: { as: string } }) => r.name.as)).toContain(podsMetric.pods!.metric.name);
     }
+  });
+
+  test("development (kind, no adapter) scales on CPU and memory alone, so it can scale back down", () => {
+    const hpa = oneOf(synthEnvironment("development"), "HorizontalPodAutoscaler");
+    expect(hpa.spec!.metrics!.map((m) => m.type)).toEqual(["Resource", "Resource"]);
   });
 
   test("points at kube-prometheus-stack's Prometheus by default", () => {

@@ -29,7 +29,11 @@ import {
   nginxSize,
   parseQuantity,
   renderImage,
+  SLO_DEFAULTS,
+  buildDashboard,
+  monitoringRuleGroups,
   requestRateRule,
+  type MonitoringRulesProps,
 } from "../../infra";
 import { assertInteger, assertPort } from "../../infra/validation";
 import { writableVolumes } from "../../infra/writable-volumes";
@@ -78,6 +82,17 @@ const ingress = (overrides: Partial<ClassifierIngressProps>) => () =>
   synthConstructs((scope) => new ClassifierIngress(scope, "Ingress", { ...INGRESS, ...overrides }));
 const monitor = (overrides: Partial<ServiceMonitorProps>) => () =>
   synthConstructs((scope) => new ServiceMonitor(scope, "Monitor", { ...MONITOR, ...overrides }));
+const RULES: MonitoringRulesProps = {
+  namespace: "pyramidnet-test",
+  groupPrefix: "pyramidnet-test",
+  workloadNames: ["pyramidnet"],
+  containerName: "classifier",
+  maxQueue: 256,
+  maxConcurrentRequests: 64,
+  objectives: SLO_DEFAULTS,
+  runbookUrl: "docs/runbook.md",
+};
+const rules = (overrides: Partial<MonitoringRulesProps>) => () => monitoringRuleGroups({ ...RULES, ...overrides });
 const service = (overrides: Parameters<typeof synthService>[0]) => () => synthService(overrides);
 const TRACKS: ReleaseTracksProps = {
   service: TEST_SERVICE_PROPS,
@@ -246,13 +261,20 @@ const CASES: Record<string, readonly Case[]> = {
     ["max fractional", autoscaler({ maxReplicas: 2.5 }), "autoscaling maxReplicas must be a positive integer, got 2.5"],
     ["cpu target above 100", autoscaler({ cpuUtilizationPercent: 120 }), "autoscaling cpuUtilizationPercent must be an integer from 1 to 100, got 120"],
     ["memory target zero", autoscaler({ memoryUtilizationPercent: 0 }), "autoscaling memoryUtilizationPercent must be an integer from 1 to 100, got 0"],
-    ["requests per second zero", autoscaler({ requestsPerSecondPerPod: 0 }), "autoscaling requestsPerSecondPerPod must be a positive number, got 0"],
-    ["requests per second infinite", autoscaler({ requestsPerSecondPerPod: Infinity }), "autoscaling requestsPerSecondPerPod must be a positive number, got Infinity"],
+    ["requests per second zero", autoscaler({ prometheusAdapter: true, requestsPerSecondPerPod: 0 }), "autoscaling requestsPerSecondPerPod must be a positive number, got 0"],
+    ["requests per second infinite", autoscaler({ prometheusAdapter: true, requestsPerSecondPerPod: Infinity }), "autoscaling requestsPerSecondPerPod must be a positive number, got Infinity"],
     ["scale-up window over an hour", autoscaler({ scaleUpStabilizationSeconds: 3601 }), "autoscaling scaleUpStabilizationSeconds must be an integer from 0 to 3600, got 3601"],
     ["scale-down window negative", autoscaler({ scaleDownStabilizationSeconds: -1 }), "autoscaling scaleDownStabilizationSeconds must be an integer from 0 to 3600, got -1"],
     ["scale-up period over 30 minutes", autoscaler({ scaleUpPeriodSeconds: 1801 }), "autoscaling scaleUpPeriodSeconds must be an integer from 1 to 1800, got 1801"],
     ["scale-up percent zero", autoscaler({ scaleUpPercent: 0 }), "autoscaling scaleUpPercent must be a positive integer, got 0"],
     ["scale-up pods zero", autoscaler({ scaleUpPods: 0 }), "autoscaling scaleUpPods must be a positive integer, got 0"],
+    [
+      "requests per second without prometheus-adapter",
+      autoscaler({ requestsPerSecondPerPod: 100 }),
+      "autoscaling requestsPerSecondPerPod needs prometheusAdapter: true. Without prometheus-adapter the HPA cannot fetch the Pods metric and then skips every scale-down (it scales up on CPU but never back down); install the adapter (dist/prometheus-adapter/values.yaml) and declare it, or drop requestsPerSecondPerPod",
+    ],
+    ["scale-down percent 100", autoscaler({ scaleDownPercent: 100 }), "autoscaling scaleDownPercent must be an integer from 1 to 99, got 100"],
+    ["scale-down period zero", autoscaler({ scaleDownPeriodSeconds: 0 }), "autoscaling scaleDownPeriodSeconds must be an integer from 1 to 1800, got 0"],
     ["gRPC Service port equal to the HTTP one", service({ servicePort: 8001 }), "grpcServicePort (8001) must differ from servicePort: one Service port per protocol"],
     ["gRPC Service port zero", service({ grpcServicePort: 0 }), "grpcServicePort must be 1-65535, got 0"],
   ],
@@ -341,6 +363,26 @@ const CASES: Record<string, readonly Case[]> = {
   "prometheus-adapter rule": [
     ["window malformed", () => requestRateRule({ counter: "http_requests_total", rateMetric: "rps", window: "2 minutes" }), 'rate window "2 minutes" is not a PromQL duration such as 2m'],
     ["counter malformed", () => requestRateRule({ counter: "http-requests", rateMetric: "rps" }), '"http-requests" is not a Prometheus metric name'],
+  ],
+  "monitoring rules": [
+    ["availability of 100%", rules({ objectives: { ...SLO_DEFAULTS, availability: 1 } }), "SLO availability must be a ratio strictly between 0 and 1 (0.995 = 99.5%), got 1"],
+    ["latency target in percent", rules({ objectives: { ...SLO_DEFAULTS, latency: { target: 99, thresholdSeconds: 0.25 } } }), "SLO latency target must be a ratio strictly between 0 and 1 (0.995 = 99.5%), got 99"],
+    [
+      "latency threshold between buckets",
+      rules({ objectives: { ...SLO_DEFAULTS, latency: { target: 0.99, thresholdSeconds: 0.3 } } }),
+      "SLO latency threshold 0.3 s is not a bucket bound of the latency histogram (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10): the share of requests under it cannot be measured",
+    ],
+    ["saturation ratio above 1", rules({ saturationRatio: 1.5 }), "saturationRatio must be in (0, 1], got 1.5"],
+    ["time scale below 1", rules({ timing: { timeScale: 0.5 } }), "timeScale must be at least 1, got 0.5"],
+    ["request rate window malformed", rules({ timing: { requestRateWindow: "ten seconds" } }), 'requestRateWindow "ten seconds" is not a Prometheus duration such as 15s or 1m'],
+    ["window scaled below a millisecond", rules({ timing: { timeScale: 1e9 } }), /a duration must be positive/],
+  ],
+  "Grafana dashboard": [
+    [
+      "uid too long",
+      () => buildDashboard({ namespace: "ns", uid: "x".repeat(41), title: "t", maxQueue: 1, maxConcurrentRequests: 1, objectives: SLO_DEFAULTS }),
+      `dashboard uid "${"x".repeat(41)}" must be 1-40 letters, digits, "-" or "_"`,
+    ],
   ],
   PyramidNetChart: [
     [

@@ -9,7 +9,7 @@ import { readReleaseTable } from "../../charts/release-table";
 import { ENVIRONMENTS, type EnvironmentSpec } from "../../charts/environments";
 import { PyramidNetChart } from "../../charts/pyramidnet-chart";
 import { ClassifierIngress, InferenceService, nginxSize, renderImage } from "../../infra";
-import { oneOf, allOf, specOf, synthService, TEST_SERVICE_PROPS as BASE, type Manifest, withoutGrpcIngresses } from "./manifests";
+import { classifierConfigMap, oneOf, allOf, specOf, synthService, TEST_SERVICE_PROPS as BASE, type Manifest, withoutGrpcIngresses } from "./manifests";
 import { policyViolations } from "./policy";
 
 function synthChart(spec: EnvironmentSpec, name = "development"): Manifest[] {
@@ -204,7 +204,7 @@ describe("options the table can choose", () => {
     const app = buildApp({ outdir: "unused", imageTag: "1.0.0", environments: { staging } });
     expect(app.charts.map((c) => c.node.id)).toEqual(["staging"]);
     const manifests = Testing.synth(app.charts[0]) as Manifest[];
-    expect(oneOf(manifests, "ConfigMap").data!.CLASSIFIER_ENVIRONMENT).toBe("staging");
+    expect(classifierConfigMap(manifests).data!.CLASSIFIER_ENVIRONMENT).toBe("staging");
     expect(oneOf(withoutGrpcIngresses(manifests), "Ingress").spec!.tls).toEqual([
       { hosts: ["pyramidnet.staging.example.com"], secretName: "pyramidnet-tls" },
     ]);

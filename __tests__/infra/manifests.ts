@@ -12,6 +12,7 @@ import type { IServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import type { IIngress } from "kubernetes-models/networking.k8s.io/v1/Ingress";
 import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import type { IPodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import type { IPrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import type { IServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import { resolveImageTag } from "../../charts/app";
 import { ENVIRONMENTS, type EnvironmentName, type EnvironmentSpec } from "../../charts/environments";
@@ -39,6 +40,7 @@ export interface KindMap {
   PodDisruptionBudget: IPodDisruptionBudget;
   NetworkPolicy: INetworkPolicy;
   ServiceMonitor: IServiceMonitor;
+  PrometheusRule: IPrometheusRule;
   Ingress: IIngress;
   ServiceAccount: IServiceAccount;
   VerticalPodAutoscaler: { apiVersion: string; kind: string; metadata: Manifest["metadata"]; spec: VerticalPodAutoscalerSpec };
@@ -119,6 +121,25 @@ export function allOf<K extends keyof KindMap>(manifests: readonly Manifest[], k
 export function oneOf<K extends keyof KindMap>(manifests: readonly Manifest[], kind: K): KindMap[K] {
   const found = allOf(manifests, kind);
   if (found.length !== 1) throw new Error(`expected exactly one ${kind}, found ${found.length}`);
+  return found[0];
+}
+
+/** The classifier's own ConfigMaps (their CLASSIFIER_* variables; one per track), not the Grafana dashboard's. */
+export function classifierConfigMaps(manifests: readonly Manifest[]): IConfigMap[] {
+  return allOf(manifests, "ConfigMap").filter((m) => m.metadata?.labels?.grafana_dashboard === undefined);
+}
+
+/** The classifier's own ConfigMap (its CLASSIFIER_* variables), not the Grafana dashboard's. */
+export function classifierConfigMap(manifests: readonly Manifest[]): IConfigMap {
+  const found = classifierConfigMaps(manifests);
+  if (found.length !== 1) throw new Error(`expected exactly one classifier ConfigMap, found ${found.length}`);
+  return found[0];
+}
+
+/** The Grafana dashboard's ConfigMap (label grafana_dashboard: "1"). */
+export function dashboardConfigMap(manifests: readonly Manifest[]): IConfigMap {
+  const found = allOf(manifests, "ConfigMap").filter((m) => m.metadata?.labels?.grafana_dashboard === "1");
+  if (found.length !== 1) throw new Error(`expected exactly one dashboard ConfigMap, found ${found.length}`);
   return found[0];
 }
 

@@ -7,7 +7,7 @@ import type { EnvironmentSpec } from "../../charts/environments";
 import { PyramidNetChart } from "../../charts/pyramidnet-chart";
 import type { EnvironmentRelease } from "../../charts/release-table";
 import { CONFIG_SCHEMA, loadConfig } from "../../infra/service-contract";
-import { oneOf, type Manifest } from "./manifests";
+import { classifierConfigMap, oneOf, type Manifest } from "./manifests";
 
 const SPEC: EnvironmentSpec = {
   namespace: "pyramidnet-staging",
@@ -47,7 +47,7 @@ describe("an internal environment", () => {
       "app.kubernetes.io/name": "pyramidnet",
       "app.kubernetes.io/instance": "pyramidnet-staging",
     });
-    const data = oneOf(manifests, "ConfigMap").data!;
+    const data = classifierConfigMap(manifests).data!;
     expect(data[CONFIG_SCHEMA.environment.name]).toBe("staging");
     expect(loadConfig(data).environment).toBe("staging");
   });
@@ -56,8 +56,8 @@ describe("an internal environment", () => {
     expect(container.image).toBe("registry.example.com/ml/pyramidnet:3.1.4");
     expect(container.imagePullPolicy).toBe("Always");
     expect(container.resources!.limits).toMatchObject({ cpu: "2", memory: "1Gi" });
-    expect(oneOf(manifests, "ConfigMap").data![CONFIG_SCHEMA.logLevel.name]).toBe("warn");
-    expect(oneOf(manifests, "ConfigMap").data![CONFIG_SCHEMA.intraOpThreads.name]).toBe("2");
+    expect(classifierConfigMap(manifests).data![CONFIG_SCHEMA.logLevel.name]).toBe("warn");
+    expect(classifierConfigMap(manifests).data![CONFIG_SCHEMA.intraOpThreads.name]).toBe("2");
   });
 
   test("autoscaling, spreading and the Service type come from the entry", () => {

@@ -8,6 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { AnalysisTemplate } from "@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/AnalysisTemplate";
 import { Rollout } from "@kubernetes-models/argo-rollouts/argoproj.io/v1alpha1/Rollout";
+import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { HorizontalPodAutoscaler } from "kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler";
@@ -49,6 +50,7 @@ const MODELS: Readonly<Record<string, new (data: never) => Validatable>> = {
       validateVerticalPodAutoscaler(this.data);
     }
   },
+  "monitoring.coreos.com/v1/PrometheusRule": PrometheusRule,
 };
 
 function validate(manifest: Manifest): void {
@@ -157,6 +159,14 @@ describe("the validators are not vacuous", () => {
       change(broken);
       expect(() => validate(broken)).toThrow(expected);
     });
+  });
+
+  test("a PrometheusRule group without rules is rejected", () => {
+    const rule = structuredClone(synthEnvironment("production").find((m) => m.kind === "PrometheusRule")!) as Manifest & {
+      spec: { groups: Array<Record<string, unknown>> };
+    };
+    delete rule.spec.groups[0].rules;
+    expect(() => validate(rule)).toThrow(/rules/);
   });
 
   test("an unknown kind is reported rather than skipped", () => {
