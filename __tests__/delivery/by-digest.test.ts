@@ -101,6 +101,9 @@ describe("scripts/image/manifest.ts", () => {
   it("finds the Ingress URL: https where TLS covers the host, http where it does not", () => {
     expect(ingressUrl(production)).toBe(`https://${ENVIRONMENTS.production.ingress.host}`);
     expect(ingressUrl(development)).toBe(`http://${ENVIRONMENTS.development.ingress.host}`);
+    // The gRPC Ingress has its own host; the smoke test speaks HTTP, so it is not the one.
+    expect(production).toContain(`host: ${ENVIRONMENTS.production.grpcIngress.host}`);
+    expect(unroutedPaths(production, ["/inference.GRPCInferenceService/ModelInfer"])).toEqual(["/inference.GRPCInferenceService/ModelInfer"]);
   });
 
   it("knows which paths the Ingress routes (Prefix by whole path elements, Exact as written)", () => {

@@ -16,6 +16,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import YAML from "yaml";
+import { HTTP_CONTRACT } from "../../service/contract/http";
 
 /** The fields of a Kubernetes object these commands read. */
 interface KubeObject {
@@ -24,7 +25,13 @@ interface KubeObject {
   readonly spec?: {
     readonly rules?: ReadonlyArray<{
       readonly host?: string;
-      readonly http?: { readonly paths?: ReadonlyArray<{ readonly path?: string; readonly pathType?: string }> };
+      readonly http?: {
+        readonly paths?: ReadonlyArray<{
+          readonly path?: string;
+          readonly pathType?: string;
+          readonly backend?: { readonly service?: { readonly port?: { readonly name?: string } } };
+        }>;
+      };
     }>;
     readonly tls?: ReadonlyArray<{ readonly hosts?: readonly string[] }>;
   };
@@ -78,17 +85,28 @@ function pathMatches(rule: { path?: string; pathType?: string }, requestPath: st
   return prefix === "" || requestPath === prefix || requestPath.startsWith(`${prefix}/`);
 }
 
-/** The request paths, of those given, that no Ingress rule of the file routes. */
+/**
+ * The Ingresses to the HTTP API: those whose paths go to the Service's HTTP port. The gRPC Ingress (its own host,
+ * the Service's grpc port) is not one: the smoke test speaks HTTP.
+ */
+function httpIngresses(text: string): ManifestDocument[] {
+  return parseManifest(text).filter(
+    (d) =>
+      d.object.kind === "Ingress" &&
+      (d.object.spec?.rules ?? []).some((r) => (r.http?.paths ?? []).some((p) => p.backend?.service?.port?.name === HTTP_CONTRACT.portName)),
+  );
+}
+
+/** The request paths, of those given, that no rule of the file's HTTP Ingresses routes. */
 export function unroutedPaths(text: string, requestPaths: readonly string[]): string[] {
-  const rules = parseManifest(text)
-    .filter((d) => d.object.kind === "Ingress")
+  const rules = httpIngresses(text)
     .flatMap((d) => (d.object.spec?.rules ?? []).flatMap((r) => r.http?.paths ?? []));
   return requestPaths.filter((requestPath) => !rules.some((rule) => pathMatches(rule, requestPath)));
 }
 
-/** The URL of the file's one Ingress host: https when a TLS entry lists the host. */
+/** The URL of the file's one HTTP Ingress host: https when a TLS entry lists the host. */
 export function ingressUrl(text: string): string {
-  const ingresses = parseManifest(text).filter((d) => d.object.kind === "Ingress");
+  const ingresses = httpIngresses(text);
   // A canary Ingress (ingress-nginx) names the same host as the main one: count each host once.
   const hosts = [...new Set(ingresses.flatMap((d) => (d.object.spec?.rules ?? []).map((r) => r.host).filter((h) => h !== undefined)))];
   if (hosts.length !== 1) throw new Error(`expected one Ingress host, found ${hosts.length} (${hosts.join(", ")})`);
