@@ -91,7 +91,16 @@ async function main(): Promise<void> {
   const repository = join(workDir, "models");
   buildRepository(repo, repository);
   const image = readFileSync(join(repo, "__tests__/fixtures/cifar10/ship/0001.jpg"));
-  const ctx: RunContext = { repo, serviceEntry: join(repo, "build/service/main.js"), python: "", workDir, readyTimeoutMs: 60_000 };
+  // The version every case loads and answers by default; each case's own policy (below) overrides ctx's.
+  const defaultVersion = CASES[0].versions[0];
+  const ctx: RunContext = {
+    repo,
+    serviceEntry: join(repo, "build/service/main.js"),
+    python: "",
+    workDir,
+    readyTimeoutMs: 60_000,
+    modelVersion: defaultVersion,
+  };
 
   const measurements: Measurement[] = [];
   try {
@@ -100,7 +109,7 @@ async function main(): Promise<void> {
       for (const { versions } of CASES) {
         const env = {
           CLASSIFIER_MODEL_REPOSITORY: repository,
-          CLASSIFIER_MODEL_VERSION: "1.1.0",
+          CLASSIFIER_MODEL_VERSION: defaultVersion,
           CLASSIFIER_MODEL_VERSION_POLICY: `specific:${versions.join(",")}`,
           CLASSIFIER_LOG_LEVEL: "warn",
         };

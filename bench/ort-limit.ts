@@ -4,16 +4,19 @@
  * a server on this machine could approach with this model and runtime. Each configuration runs twice (the second
  * pass in reverse order) and keeps its faster figure.
  *
- *   node build/bench/ort-limit.js [--seconds 1.5] [--quick] [--json out.json]
+ *   node build/bench/ort-limit.js [--seconds 1.5] [--quick] [--json out.json] [--model-version 1.1.0]
  *
  * Run by bench/run.ts as a separate process, so ONNX Runtime's thread pools and memory leave with it.
- * Inputs are the golden fixture tensors (the training recipe's preprocessing of 100 CIFAR-10 test JPEGs).
+ * Inputs are the golden fixture tensors (the training recipe's preprocessing of 100 CIFAR-10 test JPEGs); the
+ * model is the committed version named (default: CLASSIFIER_MODEL_VERSION's default).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import { cliOptions } from "../scripts/cli-options";
+import { goldenInputsFor } from "../scripts/golden-fixtures";
+import { CONFIG_SCHEMA } from "../service/config/schema";
 import { spinningConfig } from "../service/model/onnx-model";
 import { committedVersionFiles } from "../service/model/repository";
 
@@ -127,10 +130,15 @@ async function measure(job: WorkerJob): Promise<OrtMeasurement> {
   };
 }
 
-function parseArgs(argv: readonly string[]): { seconds: number; quick: boolean; json?: string } {
-  const opts: { seconds: number; quick: boolean; json?: string } = { seconds: 1.5, quick: false };
+function parseArgs(argv: readonly string[]): { seconds: number; quick: boolean; json?: string; modelVersion: string } {
+  const opts: { seconds: number; quick: boolean; json?: string; modelVersion: string } = {
+    seconds: 1.5,
+    quick: false,
+    modelVersion: CONFIG_SCHEMA.modelVersion.default,
+  };
   for (const { arg, value } of cliOptions(argv)) {
     if (arg === "--seconds") opts.seconds = Number(value());
+    else if (arg === "--model-version") opts.modelVersion = value();
     else if (arg === "--quick") opts.quick = true;
     else if (arg === "--json") opts.json = value();
     else throw new Error(`unknown option ${arg}`);
@@ -141,8 +149,10 @@ function parseArgs(argv: readonly string[]): { seconds: number; quick: boolean; 
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  const modelPath = resolve(committedVersionFiles().modelPath);
-  const inputsPath = resolve("__tests__/fixtures/golden/inputs.f32");
+  const modelPath = resolve(committedVersionFiles(opts.modelVersion).modelPath);
+  const inputs = goldenInputsFor(process.cwd(), opts.modelVersion);
+  if (inputs.version !== opts.modelVersion) console.error(`ort: ${opts.modelVersion} has no golden tensors; timing it on ${inputs.version}'s`);
+  const inputsPath = inputs.path;
   const base = { modelPath, inputsPath, seconds: opts.seconds };
   const sweep: OrtConfig[] = [];
   const batches = opts.quick ? [1, 32] : [1, 4, 8, 16, 32, 64, 128];

@@ -49,7 +49,7 @@ function commit(repo: string): string {
 
 export async function runProtocols(options: ProtocolRunOptions): Promise<ProtocolResults> {
   const started = performance.now();
-  const tensors = loadTensors(options.ctx.repo);
+  const tensors = loadTensors(options.ctx.repo, options.ctx.modelVersion);
   const cells: ProtocolCellResult[] = [];
   const top1: Record<number, Record<string, number[]>> = {};
   let round = 0;

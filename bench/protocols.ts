@@ -15,9 +15,9 @@
  */
 import { readFileSync } from "node:fs";
 import http from "node:http";
-import { join } from "node:path";
 import { Client, Metadata, credentials, type ServiceError } from "@grpc/grpc-js";
 import type { MethodDefinition } from "@grpc/proto-loader";
+import { goldenInputsFor } from "../scripts/golden-fixtures";
 import { GRPC_CONTRACT } from "../service/contract/grpc";
 import type { Message } from "../service/protocols/grpc/client";
 import { loadProtos } from "../service/protocols/grpc/definition";
@@ -74,9 +74,9 @@ export interface ProtocolCellResult {
   readonly peakRssMiB: number;
 }
 
-/** The golden fixture's preprocessed images, [100, 3, 32, 32], little-endian FP32. */
-export function loadTensors(repo: string): Float32Array {
-  const bytes = readFileSync(join(repo, "__tests__/fixtures/golden/inputs.f32"));
+/** The golden fixture's preprocessed images for `version`, [100, 3, 32, 32], little-endian FP32. */
+export function loadTensors(repo: string, version: string): Float32Array {
+  const bytes = readFileSync(goldenInputsFor(repo, version).path);
   return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 }
 

@@ -30,6 +30,8 @@ export interface RunMeta {
   readonly concurrencies: readonly number[];
   readonly imageSource: string;
   readonly wallSeconds: number;
+  /** The committed model version both stacks served. */
+  readonly modelVersion: string;
   readonly modelSha256: string;
   readonly notes: readonly string[];
 }
@@ -85,7 +87,7 @@ export function renderMarkdown(r: BenchResults): string {
   out.push("# Benchmark results");
   out.push("");
   out.push(
-    `Run ${m.date} on ${m.cpus} × ${m.cpu}, ${f0(m.memoryGiB)} GiB, Node ${m.node}, commit ${m.commit}, model sha256 ${m.modelSha256.slice(0, 12)}…. ` +
+    `Run ${m.date} on ${m.cpus} × ${m.cpu}, ${f0(m.memoryGiB)} GiB, Node ${m.node}, commit ${m.commit}, model ${m.modelVersion} (sha256 ${m.modelSha256.slice(0, 12)}…). ` +
       `Load from ${m.loadGenerator} on the same machine (closed loop, multipart uploads rotating over each image set), ` +
       `${m.warmupSeconds} s warm-up then ${m.durationSeconds} s measured per cell; every cell starts its server fresh; ` +
       `systems alternate within each concurrency. Whole run: ${f0(m.wallSeconds)} s. Reproduce with \`npm run bench\`.`,

@@ -10,12 +10,15 @@
  *            --systems ours-batching,ours-no-batching,peer --generator wrk|autocannon --name NAME
  *            --service path/to/main.js   (A/B a modified build of ours; default build/service/main.js)
  *            --variants "defaults,intra-op 1"   (with --tune: only these rows)
+ *            --model-version 1.2.0   (serve another committed version on both stacks; default: CLASSIFIER_MODEL_VERSION's
+ *                                     default; a version named here adds "-<version>" to the default output name)
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { cliOptions } from "../scripts/cli-options";
+import { CONFIG_SCHEMA } from "../service/config/schema";
 import { committedVersionFiles } from "../service/model/repository";
 import { runCell, type CellResult } from "./cell";
 import { loadCifarJpegs, meanBytes, photoSet, type ImageSet } from "./images";
@@ -40,6 +43,7 @@ interface Options {
   name: string;
   service: string;
   variants?: string[];
+  modelVersion: string;
 }
 
 const SYSTEMS: readonly SystemSpec[] = [
@@ -67,6 +71,7 @@ function parseArgs(argv: readonly string[]): Options {
     generator: wrkAvailable() ? "wrk" : "autocannon",
     name: "results",
     service: "build/service/main.js",
+    modelVersion: CONFIG_SCHEMA.modelVersion.default,
   };
   const explicit = new Set<string>();
   const list = (v: string): string[] => v.split(",").map((s) => s.trim()).filter(Boolean);
@@ -84,6 +89,7 @@ function parseArgs(argv: readonly string[]): Options {
     else if (arg === "--name") opts.name = next();
     else if (arg === "--service") opts.service = next();
     else if (arg === "--variants") opts.variants = list(next());
+    else if (arg === "--model-version") opts.modelVersion = next();
     else throw new Error(`unknown option ${arg} (see the header of bench/run.ts)`);
   }
   if (opts.quick) {
@@ -102,6 +108,11 @@ function parseArgs(argv: readonly string[]): Options {
     if (!explicit.has("--name")) opts.name = "tuning";
     if (!explicit.has("--duration")) opts.durationSeconds = opts.quick ? 1 : 6;
     if (!explicit.has("--warmup")) opts.warmupSeconds = opts.quick ? 1 : 2;
+  }
+  // Two versions' runs side by side, not one over the other.
+  if (explicit.has("--model-version") && !explicit.has("--name")) opts.name = `${opts.name}-${opts.modelVersion}`;
+  if (!existsSync(committedVersionFiles(opts.modelVersion).cardPath)) {
+    throw new Error(`--model-version ${opts.modelVersion}: ${committedVersionFiles(opts.modelVersion).cardPath} is not in the model repository`);
   }
   if (!Number.isInteger(opts.durationSeconds) || opts.durationSeconds < 1) throw new Error("--duration must be a whole number of seconds >= 1");
   if (!Number.isInteger(opts.warmupSeconds) || opts.warmupSeconds < 0) throw new Error("--warmup must be a whole number of seconds >= 0");
@@ -128,8 +139,15 @@ async function buildImageSets(repo: string, ids: readonly string[]): Promise<{ s
   return { sets, source: cifar.source };
 }
 
-function runOrtLimit(repo: string, quick: boolean, jsonPath: string): Promise<OrtLimitReport> {
-  const args = [join(repo, "build/bench/ort-limit.js"), "--json", jsonPath, ...(quick ? ["--quick", "--seconds", "0.5"] : [])];
+function runOrtLimit(repo: string, quick: boolean, jsonPath: string, modelVersion: string): Promise<OrtLimitReport> {
+  const args = [
+    join(repo, "build/bench/ort-limit.js"),
+    "--json",
+    jsonPath,
+    "--model-version",
+    modelVersion,
+    ...(quick ? ["--quick", "--seconds", "0.5"] : []),
+  ];
   const child = spawnTracked(process.execPath, args, { cwd: repo, stdio: ["ignore", "inherit", "inherit"] });
   return new Promise((resolvePromise, reject) => {
     child.once("error", reject);
@@ -272,7 +290,8 @@ async function main(): Promise<void> {
 
   const workDir = mkdtempSync(join(tmpdir(), "pyramidnet-bench-"));
   onInterrupt(() => rmSync(workDir, { recursive: true, force: true }));
-  const ctx: RunContext = { repo, serviceEntry, python: pythonFor(), workDir, readyTimeoutMs: 60_000 };
+  const ctx: RunContext = { repo, serviceEntry, python: pythonFor(), workDir, readyTimeoutMs: 60_000, modelVersion: opts.modelVersion };
+  console.error(`bench: model version ${opts.modelVersion} on every stack`);
   const outDir = join(repo, "bench/results");
   mkdirSync(outDir, { recursive: true });
   let failed = false;
@@ -318,7 +337,7 @@ async function main(): Promise<void> {
     console.error(`bench: ${cellCount} cells with ${opts.generator}, about ${Math.ceil(estimate / 60)} min; temporary files in ${workDir}`);
 
     console.error("bench: the ONNX Runtime limit (pre-decoded tensors, in-process)");
-    const ortLimit = await runOrtLimit(repo, opts.quick, join(workDir, "ort-limit.json"));
+    const ortLimit = await runOrtLimit(repo, opts.quick, join(workDir, "ort-limit.json"), opts.modelVersion);
 
     const cells: CellResult[] = [];
     let round = 0;
@@ -345,7 +364,7 @@ async function main(): Promise<void> {
     }
 
     const { targets, ratios } = targetsAndRatios(cells, ortLimit);
-    const card = JSON.parse(readFileSync(join(repo, committedVersionFiles().cardPath), "utf8")) as { sha256: string };
+    const card = JSON.parse(readFileSync(join(repo, committedVersionFiles(opts.modelVersion).cardPath), "utf8")) as { sha256: string };
     const results: BenchResults = {
       meta: {
         date: new Date().toISOString(),
@@ -360,6 +379,7 @@ async function main(): Promise<void> {
         concurrencies: opts.concurrencies,
         imageSource: source,
         wallSeconds: (performance.now() - started) / 1000,
+        modelVersion: opts.modelVersion,
         modelSha256: card.sha256,
         notes: [
           ...(opts.quick ? ["Quick smoke run: too short to quote."] : []),

@@ -4,8 +4,15 @@
  */
 import { METRIC_NAMES } from "../service/contract/metrics";
 
-/** Sums and counts of the histograms of interest, keyed like `name{labels}`. */
+/**
+ * Sums and counts of the histograms of interest, keyed like `name{stage="decode"}`: only the `stage` label is kept,
+ * and series that differ in any other label (model_version, ...) are added up, so the breakdown covers every
+ * version the server loaded.
+ */
 export type MetricSnapshot = ReadonlyMap<string, number>;
+
+/** The label that tells the stage histogram's series apart; every other label is summed over. */
+const KEPT_LABEL = "stage";
 
 export interface StageBreakdown {
   /** Images per ONNX Runtime run. */
@@ -38,7 +45,9 @@ export function parseSumsAndCounts(text: string): Map<string, number> {
     if (!match) continue;
     const [, name, labels = "", value] = match;
     if (!WANTED.some((w) => name === `${w}_sum` || name === `${w}_count`)) continue;
-    values.set(name + labels, Number(value));
+    const stage = new RegExp(`[{,]${KEPT_LABEL}="([^"]*)"`).exec(labels)?.[1];
+    const key = stage === undefined ? name : `${name}{${KEPT_LABEL}="${stage}"}`;
+    values.set(key, (values.get(key) ?? 0) + Number(value));
   }
   return values;
 }

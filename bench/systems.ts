@@ -36,6 +36,13 @@ export interface RunContext {
   readonly python: string;
   readonly workDir: string;
   readonly readyTimeoutMs: number;
+  /** The committed model version both stacks serve (ours loads only it; the peer loads its pyramidnet.pt). */
+  readonly modelVersion: string;
+}
+
+/** Ours serves `version` alone: the default policy (the newest only) would load another one once a newer exists. */
+function servedVersion(version: string): Record<string, string> {
+  return { [CONFIG_SCHEMA.modelVersion.name]: version, [CONFIG_SCHEMA.modelVersionPolicy.name]: `specific:${version}` };
 }
 
 export function oursSystem(id: string, env: Readonly<Record<string, string>>, description: string): SystemSpec {
@@ -67,7 +74,14 @@ export async function startSystem(spec: SystemSpec, ctx: RunContext): Promise<St
     child = spawnLogged(
       process.execPath,
       [ctx.serviceEntry],
-      { ...process.env, ...spec.env, CLASSIFIER_HOST: "127.0.0.1", CLASSIFIER_PORT: String(port), CLASSIFIER_GRPC_PORT: String(grpcPort) },
+      {
+        ...process.env,
+        ...servedVersion(ctx.modelVersion),
+        ...spec.env,
+        CLASSIFIER_HOST: "127.0.0.1",
+        CLASSIFIER_PORT: String(port),
+        CLASSIFIER_GRPC_PORT: String(grpcPort),
+      },
       ctx.repo,
       logPath,
     );
@@ -76,7 +90,7 @@ export async function startSystem(spec: SystemSpec, ctx: RunContext): Promise<St
       ctx.python,
       ["-m", "uvicorn", "app:app", "--app-dir", join(ctx.repo, "bench/peer"), "--host", "127.0.0.1", "--port", String(port), "--workers", String(PEER_WORKERS)],
       // No __pycache__ beside the peer's source in the working tree.
-      { ...process.env, ...spec.env, PEER_REPO: ctx.repo, PEER_MODEL_VERSION: CONFIG_SCHEMA.modelVersion.default, PYTHONDONTWRITEBYTECODE: "1" },
+      { ...process.env, ...spec.env, PEER_REPO: ctx.repo, PEER_MODEL_VERSION: ctx.modelVersion, PYTHONDONTWRITEBYTECODE: "1" },
       ctx.repo,
       logPath,
     );

@@ -148,7 +148,10 @@ async function main(): Promise<void> {
 
   const n = images.length;
   const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
-  const perClass = Object.fromEntries(card.labels.map((l) => [l, (hit1[l] ?? 0) / (total[l] || 1)]));
+  // Only classes that had images: a --limit run takes the archive's first images, which may cover a few classes.
+  const perClass: Record<string, number> = Object.fromEntries(
+    card.labels.filter((l) => (total[l] ?? 0) > 0).map((l) => [l, (hit1[l] ?? 0) / total[l]]),
+  );
   console.log(`\nEnd-to-end evaluation of ${opts.modelVersion} through ${url}/predict (${n} images, concurrency ${opts.concurrency})`);
   console.log(`| metric | HTTP (sharp + ONNX Runtime) | model card (PyTorch) |`);
   console.log(`|---|---|---|`);
@@ -156,7 +159,8 @@ async function main(): Promise<void> {
   console.log(`| top-5 | ${pct(top5 / n)} | ${card.evaluation ? pct(card.evaluation.top5) : "-"} |`);
   for (const label of card.labels) {
     const cardValue = card.evaluation?.perClassTop1[label];
-    console.log(`| ${label} | ${pct(perClass[label])} | ${cardValue === undefined ? "-" : pct(cardValue)} |`);
+    const measured = perClass[label] === undefined ? "- (no images)" : pct(perClass[label]);
+    console.log(`| ${label} | ${measured} | ${cardValue === undefined ? "-" : pct(cardValue)} |`);
   }
   console.log(`\nerrors: ${errors}; throughput: ${(n / seconds).toFixed(1)} images/s over ${seconds.toFixed(1)} s`);
   const round = (x: number): number => Math.round(x * 1e4) / 1e4;

@@ -1,25 +1,48 @@
 /**
  * ONNX Runtime (onnxruntime-node) against PyTorch on the 5,000 CIFAR-10 test images, on identical inputs.
  *
- *   /usr/bin/python3 models/train/export.py   # writes models/train/work/parity/*
- *   npm run parity
+ *   npm run model:export -- --recipe NAME     # writes models/train/work/parity/<the recipe's version>/*
+ *   npm run parity [-- --model-version 1.2.0] [--dir models/train/work/parity/1.2.0]
  *
- * The inputs are the recipe's own preprocessed tensors, so this isolates the runtime from the decoder.
+ * The version defaults to CLASSIFIER_MODEL_VERSION's default, and the folder to that version's, so the committed
+ * ONNX file is always compared with the PyTorch logits of the same version. The inputs are the recipe's own
+ * preprocessed tensors, so this isolates the runtime from the decoder.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import * as ort from "onnxruntime-node";
+import { CONFIG_SCHEMA } from "../service/config/schema";
 import { committedVersionFiles } from "../service/model/repository";
+import { cliOptions } from "./cli-options";
+
+/** Written by models/train/export.py (paths.py's parity_dir), one folder per exported version. */
+const PARITY_ROOT = "models/train/work/parity";
+
+function parseArgs(argv: readonly string[]): { version: string; dir: string } {
+  let version = CONFIG_SCHEMA.modelVersion.default;
+  let dir: string | undefined;
+  for (const { arg, value } of cliOptions(argv)) {
+    if (arg === "--model-version") version = value();
+    else if (arg === "--dir") dir = value();
+    else throw new Error(`unknown option ${arg} (options: --model-version V, --dir D)`);
+  }
+  return { version, dir: resolve(dir ?? join(PARITY_ROOT, version)) };
+}
 
 async function main(): Promise<void> {
-  const dir = resolve(process.argv[2] ?? "models/train/work/parity");
+  const { version, dir } = parseArgs(process.argv.slice(2));
+  const modelPath = resolve(committedVersionFiles(version).modelPath);
+  for (const file of [modelPath, join(dir, "test_logits.f32")]) {
+    if (!existsSync(file)) {
+      throw new Error(`${file} is missing: export version ${version} first (npm run model:export -- --recipe <its recipe>)`);
+    }
+  }
   const inputs = readF32(join(dir, "test_inputs.f32"));
   const expected = readF32(join(dir, "test_logits.f32"));
   const classes = 10;
   const pixels = 3 * 32 * 32;
   const n = inputs.length / pixels;
-  // The default version: the one an export just wrote (models/train/export.py writes its card's version).
-  const session = await ort.InferenceSession.create(resolve(committedVersionFiles().modelPath));
+  const session = await ort.InferenceSession.create(modelPath);
   let agree = 0;
   let maxDiff = 0;
   const batch = 250;
@@ -36,6 +59,7 @@ async function main(): Promise<void> {
     }
   }
   const ok = agree / n >= 0.999 && maxDiff <= 1e-3;
+  console.log(`model version: ${version} (${modelPath}); PyTorch tensors: ${dir}`);
   console.log(`images: ${n}`);
   console.log(`top-1 identical: ${agree}/${n} (${((100 * agree) / n).toFixed(2)}%)`);
   console.log(`max |logit difference|: ${maxDiff.toExponential(2)}`);

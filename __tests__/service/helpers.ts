@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import { Writable } from "node:stream";
 import pino from "pino";
+import { FIXTURES_DIR, goldenDir } from "../../scripts/golden-fixtures";
 import { compose, sessionOptions, type ComposedService, type ServedVersion } from "../../service/compose";
 import { CONFIG_SCHEMA, ConfigError, loadConfig, type Config } from "../../service/config/schema";
 import type { Lifecycle } from "../../service/lifecycle/lifecycle";
@@ -15,7 +16,7 @@ import type { InferencePipeline } from "../../service/pipeline/classifier";
 import type { ModelVersions } from "../../service/pipeline/model-versions";
 
 export const REPO = path.resolve(__dirname, "..", "..");
-export const FIXTURES = path.join(REPO, "__tests__", "fixtures");
+export const FIXTURES = path.join(REPO, FIXTURES_DIR);
 /** The committed model repository, and the default version's card and ONNX file in it. */
 export const MODEL_REPOSITORY = path.join(REPO, CONFIG_SCHEMA.modelRepository.default);
 export const CARD_PATH = modelCardPath(MODEL_REPOSITORY, CONFIG_SCHEMA.modelName.default, CONFIG_SCHEMA.modelVersion.default);
@@ -46,14 +47,19 @@ function readF32(file: string): Float32Array {
   return new Float32Array(copy);
 }
 
-export function loadGolden(): Golden {
-  const manifest = JSON.parse(readFileSync(path.join(FIXTURES, "golden", "manifest.json"), "utf8")) as {
+/** One version's golden fixtures (the default version's unless named): the images, their tensors and logits. */
+export function loadGolden(version: string = CONFIG_SCHEMA.modelVersion.default): Golden {
+  const dir = path.join(REPO, goldenDir(version));
+  const manifest = JSON.parse(readFileSync(path.join(dir, "manifest.json"), "utf8")) as {
+    version: string;
     images: { file: string; label: string; index: number }[];
   };
+  if (manifest.version !== version) throw new Error(`${dir}/manifest.json describes version ${manifest.version}, not ${version}`);
   return {
+    // The images are shared by every version; the manifest names them relative to the fixtures folder.
     images: manifest.images.map((image) => ({ ...image, bytes: readFileSync(path.join(FIXTURES, image.file)) })),
-    inputs: readF32(path.join(FIXTURES, "golden", "inputs.f32")),
-    logits: readF32(path.join(FIXTURES, "golden", "logits.f32")),
+    inputs: readF32(path.join(dir, "inputs.f32")),
+    logits: readF32(path.join(dir, "logits.f32")),
   };
 }
 

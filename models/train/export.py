@@ -6,10 +6,12 @@ Writes
   models/pyramidnet/<version>/{pyramidnet.onnx,pyramidnet.pt,pyramidnet.json (the model card)}
       one version's folder of the model repository (the recipe's version)
   __tests__/fixtures/cifar10/<class>/<NNNN>.jpg   10 test images per class
-  __tests__/fixtures/golden/{manifest.json,inputs.f32,logits.f32}
-      the recipe's own preprocessing of those images and PyTorch's logits (float32, little-endian, NCHW)
-  models/train/work/parity/{test_inputs.f32,test_logits.f32,test_labels.json}
-      the same for all 5,000 test images, for the ONNX Runtime parity check (not committed: 61 MB)
+  __tests__/fixtures/golden/<version>/{manifest.json,inputs.f32,logits.f32}
+      the recipe's own preprocessing of those images and this version's PyTorch logits (float32, little-endian,
+      NCHW); other versions' golden folders are left as they are
+  models/train/work/parity/<version>/{test_inputs.f32,test_logits.f32,test_labels.json}
+      the same for all 5,000 test images, for the ONNX Runtime parity check (`npm run parity -- --model-version
+      <version>`; not committed: 61 MB)
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from data import CLASSES, load_split, normalize, read_archive  # noqa: E402
-from paths import DATA_DIR, MODELS_DIR, PARITY_DIR, REPO, WORK_ROOT, checkpoint_path  # noqa: E402
+from paths import DATA_DIR, FIXTURES_DIR, MODELS_DIR, WORK_ROOT, checkpoint_path, golden_dir, parity_dir  # noqa: E402
 from pyramidnet import PyramidNet, count_macs  # noqa: E402
 from recipes import RECIPES, SHIPPED, Recipe, recipe_work_dir  # noqa: E402
 
@@ -189,12 +191,13 @@ def export_all(checkpoint: str, data_dir: str, cache_dir: str, recipe: Recipe, f
     test_logits = logits_of(model, test_in)
     evaluation = accuracy_report(test_logits, test_y)
 
-    write_f32(os.path.join(PARITY_DIR, "test_inputs.f32"), test_in)
-    write_f32(os.path.join(PARITY_DIR, "test_logits.f32"), test_logits)
-    with open(os.path.join(PARITY_DIR, "test_labels.json"), "w") as f:
+    parity = parity_dir(recipe.version)
+    write_f32(os.path.join(parity, "test_inputs.f32"), test_in)
+    write_f32(os.path.join(parity, "test_logits.f32"), test_logits)
+    with open(os.path.join(parity, "test_labels.json"), "w") as f:
         json.dump({"names": [str(n) for n in test_names], "labels": test_y.tolist()}, f)
 
-    write_fixtures(data_dir, model, mean, std)
+    write_fixtures(data_dir, model, mean, std, recipe.version)
 
     forward_passes = 2 if flip_tta else 1  # the card's MACs are what one image costs through the exported graph
     stages = [describe_stage(stage) for stage in state.get("stages", [])] + [describe_stage(state)]
@@ -271,11 +274,13 @@ def export_all(checkpoint: str, data_dir: str, cache_dir: str, recipe: Recipe, f
     return card
 
 
-def write_fixtures(data_dir: str, model, mean, std) -> None:
-    """Ten test images per class, with the recipe's preprocessing and logits, for tests without ../shared."""
+def write_fixtures(data_dir: str, model, mean, std, version: str) -> None:
+    """Ten test images per class, with the recipe's preprocessing and logits, for tests without ../shared. The
+    images are the first ten of each class in the test archive, the same for every version; the tensors go to
+    this version's own golden folder, and the manifest's image paths are relative to the fixtures folder."""
     from data import decode_rgb
 
-    fixtures = os.path.join(REPO, "__tests__", "fixtures")
+    fixtures = FIXTURES_DIR
     images_dir = os.path.join(fixtures, "cifar10")
     shutil.rmtree(images_dir, ignore_errors=True)
     taken = {c: 0 for c in CLASSES}
@@ -293,13 +298,14 @@ def write_fixtures(data_dir: str, model, mean, std) -> None:
     x = preprocess(np.stack(pixels), mean, std)
     with torch.no_grad():
         logits = model(x)
-    golden = os.path.join(fixtures, "golden")
+    golden = golden_dir(version)
     write_f32(os.path.join(golden, "inputs.f32"), x)
     write_f32(os.path.join(golden, "logits.f32"), logits)
     with open(os.path.join(golden, "manifest.json"), "w") as f:
         json.dump(
             {
                 "description": "Recipe preprocessing (PIL decode) and PyTorch logits of the fixture images",
+                "version": version,
                 "inputs": {"file": "inputs.f32", "dtype": "float32", "endianness": "little", "shape": list(x.shape)},
                 "logits": {"file": "logits.f32", "dtype": "float32", "endianness": "little", "shape": list(logits.shape)},
                 "images": entries,
