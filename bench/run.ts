@@ -111,9 +111,6 @@ function parseArgs(argv: readonly string[]): Options {
   }
   // Two versions' runs side by side, not one over the other.
   if (explicit.has("--model-version") && !explicit.has("--name")) opts.name = `${opts.name}-${opts.modelVersion}`;
-  if (!existsSync(committedVersionFiles(opts.modelVersion).cardPath)) {
-    throw new Error(`--model-version ${opts.modelVersion}: ${committedVersionFiles(opts.modelVersion).cardPath} is not in the model repository`);
-  }
   if (!Number.isInteger(opts.durationSeconds) || opts.durationSeconds < 1) throw new Error("--duration must be a whole number of seconds >= 1");
   if (!Number.isInteger(opts.warmupSeconds) || opts.warmupSeconds < 0) throw new Error("--warmup must be a whole number of seconds >= 0");
   if (opts.concurrencies.some((c) => !Number.isInteger(c) || c < 1)) throw new Error("--concurrency takes positive integers");
@@ -282,6 +279,8 @@ async function main(): Promise<void> {
   const repo = resolve(__dirname, "../..");
   const systems = SYSTEMS.filter((s) => opts.systems.includes(s.id));
   const serviceEntry = resolve(repo, opts.service);
+  const cardPath = join(repo, committedVersionFiles(opts.modelVersion).cardPath);
+  if (!existsSync(cardPath)) throw new Error(`--model-version ${opts.modelVersion}: ${cardPath} is not in the model repository`);
   if ((opts.tune || systems.some((s) => s.kind === "ours")) && !existsSync(serviceEntry)) {
     throw new Error(`${serviceEntry} is missing: run \`npm run build\` first`);
   }
@@ -364,7 +363,7 @@ async function main(): Promise<void> {
     }
 
     const { targets, ratios } = targetsAndRatios(cells, ortLimit);
-    const card = JSON.parse(readFileSync(join(repo, committedVersionFiles(opts.modelVersion).cardPath), "utf8")) as { sha256: string };
+    const card = JSON.parse(readFileSync(cardPath, "utf8")) as { sha256: string };
     const results: BenchResults = {
       meta: {
         date: new Date().toISOString(),
