@@ -130,8 +130,15 @@ async function measure(job: WorkerJob): Promise<OrtMeasurement> {
   };
 }
 
-function parseArgs(argv: readonly string[]): { seconds: number; quick: boolean; json?: string; modelVersion: string } {
-  const opts: { seconds: number; quick: boolean; json?: string; modelVersion: string } = {
+interface OrtLimitOptions {
+  seconds: number;
+  quick: boolean;
+  json?: string;
+  modelVersion: string;
+}
+
+function parseArgs(argv: readonly string[]): OrtLimitOptions {
+  const opts: OrtLimitOptions = {
     seconds: 1.5,
     quick: false,
     modelVersion: CONFIG_SCHEMA.modelVersion.default,

@@ -13,6 +13,7 @@ export type MetricSnapshot = ReadonlyMap<string, number>;
 
 /** The label that tells the stage histogram's series apart; every other label is summed over. */
 const KEPT_LABEL = "stage";
+const KEPT_LABEL_VALUE = new RegExp(`[{,]${KEPT_LABEL}="([^"]*)"`);
 
 export interface StageBreakdown {
   /** Images per ONNX Runtime run. */
@@ -45,7 +46,7 @@ export function parseSumsAndCounts(text: string): Map<string, number> {
     if (!match) continue;
     const [, name, labels = "", value] = match;
     if (!WANTED.some((w) => name === `${w}_sum` || name === `${w}_count`)) continue;
-    const stage = new RegExp(`[{,]${KEPT_LABEL}="([^"]*)"`).exec(labels)?.[1];
+    const stage = KEPT_LABEL_VALUE.exec(labels)?.[1];
     const key = stage === undefined ? name : `${name}{${KEPT_LABEL}="${stage}"}`;
     values.set(key, (values.get(key) ?? 0) + Number(value));
   }
