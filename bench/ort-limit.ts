@@ -10,11 +10,12 @@
  * Inputs are the golden fixture tensors (the training recipe's preprocessing of 100 CIFAR-10 test JPEGs); the
  * model is the committed version named (default: CLASSIFIER_MODEL_VERSION's default).
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import * as ort from "onnxruntime-node";
 import { cliOptions } from "../scripts/cli-options";
+import { readFloat32File } from "../scripts/float32-file";
 import { goldenInputsFor } from "../scripts/golden-fixtures";
 import { CONFIG_SCHEMA } from "../service/config/schema";
 import { spinningConfig } from "../service/model/onnx-model";
@@ -58,11 +59,6 @@ interface WorkerJob {
   readonly seconds: number;
 }
 
-function readF32(path: string): Float32Array {
-  const buf = readFileSync(path);
-  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-}
-
 /** `batch` images tiled from the inputs, starting at a different image per tensor. */
 function batchTensors(inputs: Float32Array, batch: number, count: number): ort.Tensor[] {
   const images = inputs.length / PIXELS;
@@ -89,7 +85,7 @@ async function measureSession(job: WorkerJob): Promise<{ runs: number; elapsed: 
     extra: spinningConfig(config.spinning ?? true), // spinning is ONNX Runtime's own default
   });
   const inputName = session.inputNames[0];
-  const tensors = batchTensors(readF32(job.inputsPath), config.batch, 4);
+  const tensors = batchTensors(readFloat32File(job.inputsPath), config.batch, 4);
   for (let i = 0; i < 3; i++) await session.run({ [inputName]: tensors[i % tensors.length] });
   let runs = 0;
   const start = process.hrtime.bigint();

@@ -13,10 +13,10 @@
  * the server's process tree used per inference (from /proc). Bodies are built once, before the window, so the
  * client only sends bytes and reads answers.
  */
-import { readFileSync } from "node:fs";
 import http from "node:http";
 import { Client, Metadata, credentials, type ServiceError } from "@grpc/grpc-js";
 import type { MethodDefinition } from "@grpc/proto-loader";
+import { readFloat32File } from "../scripts/float32-file";
 import { goldenInputsFor } from "../scripts/golden-fixtures";
 import { GRPC_CONTRACT } from "../service/contract/grpc";
 import type { Message } from "../service/protocols/grpc/client";
@@ -76,8 +76,7 @@ export interface ProtocolCellResult {
 
 /** The golden fixture's preprocessed images for `version`, [100, 3, 32, 32], little-endian FP32. */
 export function loadTensors(repo: string, version: string): Float32Array {
-  const bytes = readFileSync(goldenInputsFor(repo, version).path);
-  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  return readFloat32File(goldenInputsFor(repo, version).path);
 }
 
 function batchOf(tensors: Float32Array, batch: number, variant: number): Float32Array {

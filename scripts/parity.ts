@@ -8,12 +8,13 @@
  * ONNX file is always compared with the PyTorch logits of the same version. The inputs are the recipe's own
  * preprocessed tensors, so this isolates the runtime from the decoder.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import * as ort from "onnxruntime-node";
 import { CONFIG_SCHEMA } from "../service/config/schema";
 import { committedVersionFiles } from "../service/model/repository";
 import { cliOptions } from "./cli-options";
+import { readFloat32File } from "./float32-file";
 
 /** Written by models/train/export.py (paths.py's parity_dir), one folder per exported version. */
 const PARITY_ROOT = "models/train/work/parity";
@@ -37,8 +38,8 @@ async function main(): Promise<void> {
       throw new Error(`${file} is missing: export version ${version} first (npm run model:export -- --recipe <its recipe>)`);
     }
   }
-  const inputs = readF32(join(dir, "test_inputs.f32"));
-  const expected = readF32(join(dir, "test_logits.f32"));
+  const inputs = readFloat32File(join(dir, "test_inputs.f32"));
+  const expected = readFloat32File(join(dir, "test_logits.f32"));
   const classes = 10;
   const pixels = 3 * 32 * 32;
   const n = inputs.length / pixels;
@@ -65,11 +66,6 @@ async function main(): Promise<void> {
   console.log(`max |logit difference|: ${maxDiff.toExponential(2)}`);
   console.log(ok ? "parity: PASS (>= 99.9% identical top-1, logits within 1e-3)" : "parity: FAIL");
   if (!ok) process.exitCode = 1;
-}
-
-function readF32(path: string): Float32Array {
-  const buf = readFileSync(path);
-  return new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
 }
 
 function argmax(values: Float32Array): number {

@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import { Writable } from "node:stream";
 import pino from "pino";
+import { readFloat32File } from "../../scripts/float32-file";
 import { FIXTURES_DIR, goldenDir } from "../../scripts/golden-fixtures";
 import { compose, sessionOptions, type ComposedService, type ServedVersion } from "../../service/compose";
 import { CONFIG_SCHEMA, ConfigError, loadConfig, type Config } from "../../service/config/schema";
@@ -40,13 +41,6 @@ export interface Golden {
   readonly logits: Float32Array;
 }
 
-function readF32(file: string): Float32Array {
-  const bytes = readFileSync(file);
-  const copy = new ArrayBuffer(bytes.byteLength);
-  new Uint8Array(copy).set(bytes);
-  return new Float32Array(copy);
-}
-
 /** One version's golden fixtures (the default version's unless named): the images, their tensors and logits. */
 export function loadGolden(version: string = CONFIG_SCHEMA.modelVersion.default): Golden {
   const dir = path.join(REPO, goldenDir(version));
@@ -58,8 +52,8 @@ export function loadGolden(version: string = CONFIG_SCHEMA.modelVersion.default)
   return {
     // The images are shared by every version; the manifest names them relative to the fixtures folder.
     images: manifest.images.map((image) => ({ ...image, bytes: readFileSync(path.join(FIXTURES, image.file)) })),
-    inputs: readF32(path.join(dir, "inputs.f32")),
-    logits: readF32(path.join(dir, "logits.f32")),
+    inputs: readFloat32File(path.join(dir, "inputs.f32")),
+    logits: readFloat32File(path.join(dir, "logits.f32")),
   };
 }
 
