@@ -5,8 +5,9 @@
 import { readFileSync } from "node:fs";
 
 /**
- * The file's values, in a buffer of their own: `readFileSync` may hand back a slice of a shared pool whose offset
- * is not a multiple of 4, which a Float32Array view cannot start at, so the bytes are copied once.
+ * The file's values, in an ArrayBuffer of their own. A small file's bytes come back as a slice of Node's shared
+ * 8 KiB Buffer pool, so a view on them would carry other data in `.buffer` to whatever is handed that buffer
+ * (a tensor, a worker); the bytes are copied once instead.
  */
 export function readFloat32File(file: string): Float32Array {
   const bytes = readFileSync(file);
