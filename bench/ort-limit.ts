@@ -19,6 +19,7 @@ import { readFloat32File } from "../scripts/float32-file";
 import { goldenInputsFor } from "../scripts/golden-fixtures";
 import { CONFIG_SCHEMA } from "../service/config/schema";
 import { spinningConfig } from "../service/model/onnx-model";
+import { itemShape, itemSize, loadModelCard } from "../service/model/card";
 import { committedVersionFiles } from "../service/model/repository";
 
 type GraphLevel = "disabled" | "basic" | "extended" | "all";
@@ -50,26 +51,27 @@ export interface OrtLimitReport {
   readonly best: OrtMeasurement;
 }
 
-const PIXELS = 3 * 32 * 32;
-
 interface WorkerJob {
   readonly modelPath: string;
   readonly inputsPath: string;
+  /** The card's input shape, [-1, 3, 32, 32]: the batch dimension, then one image's. */
+  readonly inputShape: readonly number[];
   readonly config: OrtConfig;
   readonly seconds: number;
 }
 
 /** `batch` images tiled from the inputs, starting at a different image per tensor. */
-function batchTensors(inputs: Float32Array, batch: number, count: number): ort.Tensor[] {
-  const images = inputs.length / PIXELS;
+function batchTensors(inputs: Float32Array, inputShape: readonly number[], batch: number, count: number): ort.Tensor[] {
+  const pixels = itemSize({ shape: inputShape });
+  const images = inputs.length / pixels;
   const tensors: ort.Tensor[] = [];
   for (let t = 0; t < count; t++) {
-    const data = new Float32Array(batch * PIXELS);
+    const data = new Float32Array(batch * pixels);
     for (let i = 0; i < batch; i++) {
       const src = (t * batch + i) % images;
-      data.set(inputs.subarray(src * PIXELS, (src + 1) * PIXELS), i * PIXELS);
+      data.set(inputs.subarray(src * pixels, (src + 1) * pixels), i * pixels);
     }
-    tensors.push(new ort.Tensor("float32", data, [batch, 3, 32, 32]));
+    tensors.push(new ort.Tensor("float32", data, [batch, ...itemShape({ shape: inputShape })]));
   }
   return tensors;
 }
@@ -85,7 +87,7 @@ async function measureSession(job: WorkerJob): Promise<{ runs: number; elapsed: 
     extra: spinningConfig(config.spinning ?? true), // spinning is ONNX Runtime's own default
   });
   const inputName = session.inputNames[0];
-  const tensors = batchTensors(readFloat32File(job.inputsPath), config.batch, 4);
+  const tensors = batchTensors(readFloat32File(job.inputsPath), job.inputShape, config.batch, 4);
   for (let i = 0; i < 3; i++) await session.run({ [inputName]: tensors[i % tensors.length] });
   let runs = 0;
   const start = process.hrtime.bigint();
@@ -152,11 +154,13 @@ function parseArgs(argv: readonly string[]): OrtLimitOptions {
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
-  const modelPath = resolve(committedVersionFiles(opts.modelVersion).modelPath);
+  const files = committedVersionFiles(opts.modelVersion);
+  const modelPath = resolve(files.modelPath);
+  const card = await loadModelCard(files.cardPath);
   const inputs = goldenInputsFor(process.cwd(), opts.modelVersion);
   if (inputs.version !== opts.modelVersion) console.error(`ort: ${opts.modelVersion} has no golden tensors; timing it on ${inputs.version}'s`);
   const inputsPath = inputs.path;
-  const base = { modelPath, inputsPath, seconds: opts.seconds };
+  const base = { modelPath, inputsPath, inputShape: card.input.shape, seconds: opts.seconds };
   const sweep: OrtConfig[] = [];
   const batches = opts.quick ? [1, 32] : [1, 4, 8, 16, 32, 64, 128];
   for (const intraOpThreads of opts.quick ? [2] : [1, 2]) {

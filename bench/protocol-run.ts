@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { PROTOCOLS, PROTOCOL_BATCHES, PROTOCOL_DESCRIPTIONS, loadTensors, runProtocolCell, type ProtocolCellResult } from "./protocols";
+import { PROTOCOLS, PROTOCOL_BATCHES, PROTOCOL_DESCRIPTIONS, loadProtocolInputs, runProtocolCell, type ProtocolCellResult } from "./protocols";
 import type { RunContext } from "./systems";
 
 export interface ProtocolRunOptions {
@@ -49,7 +49,7 @@ function commit(repo: string): string {
 
 export async function runProtocols(options: ProtocolRunOptions): Promise<ProtocolResults> {
   const started = performance.now();
-  const tensors = loadTensors(options.ctx.repo, options.ctx.modelVersion);
+  const inputs = await loadProtocolInputs(options.ctx.repo, options.ctx.modelVersion);
   const cells: ProtocolCellResult[] = [];
   const top1: Record<number, Record<string, number[]>> = {};
   let round = 0;
@@ -61,7 +61,7 @@ export async function runProtocols(options: ProtocolRunOptions): Promise<Protoco
         const { top1: labels, ...cell } = await runProtocolCell(
           { protocol, batch, concurrency, durationSeconds: options.durationSeconds, warmupSeconds: options.warmupSeconds },
           options.ctx,
-          tensors,
+          inputs,
         );
         (top1[batch] ??= {})[protocol] = labels;
         cells.push(cell);

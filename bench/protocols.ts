@@ -14,11 +14,14 @@
  * client only sends bytes and reads answers.
  */
 import http from "node:http";
+import { join } from "node:path";
 import { Client, Metadata, credentials, type ServiceError } from "@grpc/grpc-js";
 import type { MethodDefinition } from "@grpc/proto-loader";
 import { readFloat32File } from "../scripts/float32-file";
 import { goldenInputsFor } from "../scripts/golden-fixtures";
 import { GRPC_CONTRACT } from "../service/contract/grpc";
+import { itemShape, itemSize, loadModelCard } from "../service/model/card";
+import { committedVersionFiles } from "../service/model/repository";
 import type { Message } from "../service/protocols/grpc/client";
 import { loadProtos } from "../service/protocols/grpc/definition";
 import { machineBusySeconds, processCpuSeconds, processTree } from "./processes";
@@ -36,9 +39,6 @@ export const PROTOCOL_DESCRIPTIONS: Readonly<Record<Protocol, string>> = {
 
 /** Distinct request bodies per cell, rotated, so consecutive calls carry different images. */
 const VARIANTS = 4;
-const MODEL = "pyramidnet";
-const ITEM = 3 * 32 * 32;
-const CLASSES = 10;
 
 export interface ProtocolCellSpec {
   readonly protocol: Protocol;
@@ -74,17 +74,41 @@ export interface ProtocolCellResult {
   readonly peakRssMiB: number;
 }
 
-/** The golden fixture's preprocessed images for `version`, [100, 3, 32, 32], little-endian FP32. */
-export function loadTensors(repo: string, version: string): Float32Array {
-  return readFloat32File(goldenInputsFor(repo, version).path);
+/** What every request of a run sends and reads back: names and sizes from the served version's card. */
+export interface ProtocolInputs {
+  readonly model: string;
+  readonly inputName: string;
+  readonly outputName: string;
+  /** One image's dimensions, [3, 32, 32] for CIFAR-10. */
+  readonly itemShape: readonly number[];
+  /** Floats per image, the product of itemShape. */
+  readonly itemSize: number;
+  readonly classes: number;
+  /** The golden fixture's preprocessed images, little-endian FP32, itemShape each. */
+  readonly tensors: Float32Array;
 }
 
-function batchOf(tensors: Float32Array, batch: number, variant: number): Float32Array {
-  const images = tensors.length / ITEM;
-  const out = new Float32Array(batch * ITEM);
+/** The golden fixture's images for `version`, with the tensor layout its card declares. */
+export async function loadProtocolInputs(repo: string, version: string): Promise<ProtocolInputs> {
+  const card = await loadModelCard(join(repo, committedVersionFiles(version).cardPath));
+  return {
+    model: card.name,
+    inputName: card.input.name,
+    outputName: card.output.name,
+    itemShape: itemShape(card.input),
+    itemSize: itemSize(card.input),
+    classes: card.labels.length,
+    tensors: readFloat32File(goldenInputsFor(repo, version).path),
+  };
+}
+
+function batchOf(inputs: ProtocolInputs, batch: number, variant: number): Float32Array {
+  const item = inputs.itemSize;
+  const images = inputs.tensors.length / item;
+  const out = new Float32Array(batch * item);
   for (let i = 0; i < batch; i++) {
     const image = (variant * batch + i) % images;
-    out.set(tensors.subarray(image * ITEM, (image + 1) * ITEM), i * ITEM);
+    out.set(inputs.tensors.subarray(image * item, (image + 1) * item), i * item);
   }
   return out;
 }
@@ -101,19 +125,22 @@ interface PreparedCall {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-function restJson(values: Float32Array, batch: number): PreparedCall {
+function restJson(inputs: ProtocolInputs, values: Float32Array, batch: number): PreparedCall {
   const body = Buffer.from(
-    JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [batch, 3, 32, 32], data: Array.from(values) }], outputs: [{ name: "logits" }] }),
+    JSON.stringify({
+      inputs: [{ name: inputs.inputName, datatype: "FP32", shape: [batch, ...inputs.itemShape], data: Array.from(values) }],
+      outputs: [{ name: inputs.outputName }],
+    }),
   );
   return { body, headers: { "Content-Type": "application/json" } };
 }
 
-function restBinary(values: Float32Array, batch: number): PreparedCall {
+function restBinary(inputs: ProtocolInputs, values: Float32Array, batch: number): PreparedCall {
   const tensor = fp32Bytes(values);
   const header = Buffer.from(
     JSON.stringify({
-      inputs: [{ name: "input", datatype: "FP32", shape: [batch, 3, 32, 32], parameters: { binary_data_size: tensor.length } }],
-      outputs: [{ name: "logits", parameters: { binary_data: true } }],
+      inputs: [{ name: inputs.inputName, datatype: "FP32", shape: [batch, ...inputs.itemShape], parameters: { binary_data_size: tensor.length } }],
+      outputs: [{ name: inputs.outputName, parameters: { binary_data: true } }],
     }),
   );
   // No Content-Type, as tritonclient sends it.
@@ -127,11 +154,11 @@ function inferMethod(): InferMethod {
   return service.ModelInfer;
 }
 
-function grpcMessage(method: InferMethod, values: Float32Array, batch: number): PreparedCall {
+function grpcMessage(method: InferMethod, inputs: ProtocolInputs, values: Float32Array, batch: number): PreparedCall {
   const body = method.requestSerialize({
-    model_name: MODEL,
-    inputs: [{ name: "input", datatype: "FP32", shape: [batch, 3, 32, 32] }],
-    outputs: [{ name: "logits" }],
+    model_name: inputs.model,
+    inputs: [{ name: inputs.inputName, datatype: "FP32", shape: [batch, ...inputs.itemShape] }],
+    outputs: [{ name: inputs.outputName }],
     raw_input_contents: [fp32Bytes(values)],
   });
   return { body, headers: {} };
@@ -151,17 +178,18 @@ interface Transport {
   close(): void;
 }
 
-function argmaxRows(logits: ArrayLike<number>, batch: number): number[] {
+function argmaxRows(logits: ArrayLike<number>, batch: number, classes: number): number[] {
   return Array.from({ length: batch }, (_, row) => {
     let best = 0;
-    for (let k = 1; k < CLASSES; k++) if (logits[row * CLASSES + k] > logits[row * CLASSES + best]) best = k;
+    for (let k = 1; k < classes; k++) if (logits[row * classes + k] > logits[row * classes + best]) best = k;
     return best;
   });
 }
 
-function restTransport(url: string, concurrency: number, binary: boolean): Transport {
+function restTransport(url: string, inputs: ProtocolInputs, concurrency: number, binary: boolean): Transport {
+  const { classes } = inputs;
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const target = new URL(`${url}/v2/models/${MODEL}/infer`);
+  const target = new URL(`${url}/v2/models/${inputs.model}/infer`);
   return {
     call: (prepared) =>
       new Promise((resolve) => {
@@ -183,18 +211,18 @@ function restTransport(url: string, concurrency: number, binary: boolean): Trans
     top1: (answer, batch) => {
       if (!binary) {
         const json = JSON.parse(answer.toString()) as { outputs: { data: number[] }[] };
-        return argmaxRows(json.outputs[0].data, batch);
+        return argmaxRows(json.outputs[0].data, batch, classes);
       }
       // The JSON header's length is in the response header; the logits are the bytes after it.
-      const headerEnd = answer.length - batch * CLASSES * 4;
-      const values = Array.from({ length: batch * CLASSES }, (_, i) => answer.readFloatLE(headerEnd + 4 * i));
-      return argmaxRows(values, batch);
+      const headerEnd = answer.length - batch * classes * 4;
+      const values = Array.from({ length: batch * classes }, (_, i) => answer.readFloatLE(headerEnd + 4 * i));
+      return argmaxRows(values, batch, classes);
     },
     close: () => agent.destroy(),
   };
 }
 
-function grpcTransport(address: string, method: InferMethod): Transport {
+function grpcTransport(address: string, method: InferMethod, classes: number): Transport {
   const identity = (bytes: Buffer): Buffer => bytes;
   const client = new Client(address, credentials.createInsecure(), { "grpc.max_receive_message_length": 64 * 2 ** 20, "grpc.max_send_message_length": 64 * 2 ** 20 });
   const path = `/${GRPC_CONTRACT.inferenceService}/ModelInfer`;
@@ -208,7 +236,7 @@ function grpcTransport(address: string, method: InferMethod): Transport {
     top1: (answer, batch) => {
       const response = method.responseDeserialize(answer) as { raw_output_contents: Buffer[] };
       const raw = response.raw_output_contents[0];
-      return argmaxRows(Array.from({ length: batch * CLASSES }, (_, i) => raw.readFloatLE(4 * i)), batch);
+      return argmaxRows(Array.from({ length: batch * classes }, (_, i) => raw.readFloatLE(4 * i)), batch, classes);
     },
     close: () => client.close(),
   };
@@ -242,18 +270,20 @@ async function closedLoop(transport: Transport, calls: readonly PreparedCall[], 
 /** Ours, with its defaults: the same service the other cells run. */
 export const PROTOCOL_SYSTEM: SystemSpec = { id: "ours-batching", kind: "ours", env: {}, description: "the service with its defaults (batching on)" };
 
-export async function runProtocolCell(cell: ProtocolCellSpec, ctx: RunContext, tensors: Float32Array): Promise<ProtocolCellResult & { top1: number[] }> {
+export async function runProtocolCell(cell: ProtocolCellSpec, ctx: RunContext, inputs: ProtocolInputs): Promise<ProtocolCellResult & { top1: number[] }> {
   const server = await startSystem(PROTOCOL_SYSTEM, ctx);
   let stopped = false;
   const method = inferMethod();
   const transport =
-    cell.protocol === "grpc" ? grpcTransport(server.grpcAddress!, method) : restTransport(server.url, cell.concurrency, cell.protocol === "rest-binary");
+    cell.protocol === "grpc"
+      ? grpcTransport(server.grpcAddress!, method, inputs.classes)
+      : restTransport(server.url, inputs, cell.concurrency, cell.protocol === "rest-binary");
   try {
     const calls = Array.from({ length: VARIANTS }, (_, variant) => {
-      const values = batchOf(tensors, cell.batch, variant);
-      if (cell.protocol === "rest-json") return restJson(values, cell.batch);
-      if (cell.protocol === "rest-binary") return restBinary(values, cell.batch);
-      return grpcMessage(method, values, cell.batch);
+      const values = batchOf(inputs, cell.batch, variant);
+      if (cell.protocol === "rest-json") return restJson(inputs, values, cell.batch);
+      if (cell.protocol === "rest-binary") return restBinary(inputs, values, cell.batch);
+      return grpcMessage(method, inputs, values, cell.batch);
     });
     // Proof that the protocol answers, and what: the top-1 of every image of the first body.
     const first = await transport.call(calls[0]);

@@ -12,6 +12,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import * as ort from "onnxruntime-node";
 import { CONFIG_SCHEMA } from "../service/config/schema";
+import { itemShape, itemSize, loadModelCard } from "../service/model/card";
 import { committedVersionFiles } from "../service/model/repository";
 import { cliOptions } from "./cli-options";
 import { readFloat32File } from "./float32-file";
@@ -32,7 +33,8 @@ function parseArgs(argv: readonly string[]): { version: string; dir: string } {
 
 async function main(): Promise<void> {
   const { version, dir } = parseArgs(process.argv.slice(2));
-  const modelPath = resolve(committedVersionFiles(version).modelPath);
+  const { cardPath, modelPath: relativeModelPath } = committedVersionFiles(version);
+  const modelPath = resolve(relativeModelPath);
   for (const file of [modelPath, join(dir, "test_logits.f32")]) {
     if (!existsSync(file)) {
       throw new Error(`${file} is missing: export version ${version} first (npm run model:export -- --recipe <its recipe>)`);
@@ -40,16 +42,21 @@ async function main(): Promise<void> {
   }
   const inputs = readFloat32File(join(dir, "test_inputs.f32"));
   const expected = readFloat32File(join(dir, "test_logits.f32"));
-  const classes = 10;
-  const pixels = 3 * 32 * 32;
+  // The card fixes the tensor layout, so a version with another input size or label set needs no edit here.
+  const card = await loadModelCard(cardPath);
+  const classes = card.labels.length;
+  const pixels = itemSize(card.input);
   const n = inputs.length / pixels;
+  if (!Number.isInteger(n) || expected.length !== n * classes) {
+    throw new Error(`${dir}: ${inputs.length} input floats and ${expected.length} logits do not make whole images of ${pixels} floats with ${classes} logits each`);
+  }
   const session = await ort.InferenceSession.create(modelPath);
   let agree = 0;
   let maxDiff = 0;
   const batch = 250;
   for (let start = 0; start < n; start += batch) {
     const size = Math.min(batch, n - start);
-    const tensor = new ort.Tensor("float32", inputs.subarray(start * pixels, (start + size) * pixels), [size, 3, 32, 32]);
+    const tensor = new ort.Tensor("float32", inputs.subarray(start * pixels, (start + size) * pixels), [size, ...itemShape(card.input)]);
     const out = await session.run({ [session.inputNames[0]]: tensor });
     const logits = out[session.outputNames[0]].data as Float32Array;
     for (let i = 0; i < size; i++) {

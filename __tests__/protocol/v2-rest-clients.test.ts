@@ -6,7 +6,7 @@
  */
 import zlib from "node:zlib";
 import fc from "fast-check";
-import type { ModelCard } from "../../service/model/card";
+import { itemShape, itemSize, type ModelCard } from "../../service/model/card";
 import type { OnnxModel } from "../../service/model/onnx-model";
 import { CARD_PATH, buildService, loadGolden, loadModelCard, loadRealModel, type Golden } from "../service/helpers";
 import {
@@ -32,11 +32,14 @@ let smallPort: number;
 const closers: (() => Promise<void>)[] = [];
 
 const SMALL_LIMIT = 64 * 1024;
-const ITEM = 3 * 32 * 32;
-const CLASSES = 10;
+/** Floats per image and logits per image, from the card. */
+let itemFloats: number;
+let classes: number;
 
 beforeAll(async () => {
   card = await loadModelCard(CARD_PATH);
+  itemFloats = itemSize(card.input);
+  classes = card.labels.length;
   golden = loadGolden();
   model = await loadRealModel(card);
   const main = await listen(buildService(card, model).app);
@@ -55,12 +58,12 @@ const inferPath = () => `/v2/models/${card.name}/infer`;
 
 /** Golden images [from, to) as the FP32 input, JSON data. */
 function fp32Json(from: number, to: number): ClientInput {
-  return { name: "input", datatype: "FP32", shape: [to - from, 3, 32, 32], data: Array.from(golden.inputs.subarray(from * ITEM, to * ITEM)) };
+  return { name: "input", datatype: "FP32", shape: [to - from, ...itemShape(card.input)], data: Array.from(golden.inputs.subarray(from * itemFloats, to * itemFloats)) };
 }
 
 /** The same, as binary data. */
 function fp32Binary(from: number, to: number): ClientInput {
-  return { name: "input", datatype: "FP32", shape: [to - from, 3, 32, 32], binary: fp32Tensor(golden.inputs.subarray(from * ITEM, to * ITEM)) };
+  return { name: "input", datatype: "FP32", shape: [to - from, ...itemShape(card.input)], binary: fp32Tensor(golden.inputs.subarray(from * itemFloats, to * itemFloats)) };
 }
 
 /** Sends a request as tritonclient.http does: binary framing, Inference-Header-Content-Length, no Content-Type. */
@@ -125,7 +128,7 @@ describe("Content-Type: the body decides, not the header", () => {
   ])("accepts JSON sent as %s", async (type) => {
     const reply = await sendJson({ inputs: [fp32Json(0, 1)], outputs: [{ name: "probabilities" }] }, { "Content-Type": type });
     expect([type, reply.status]).toEqual([type, 200]);
-    expect(jsonOf(reply).outputs[0].shape).toEqual([1, CLASSES]);
+    expect(jsonOf(reply).outputs[0].shape).toEqual([1, classes]);
   });
 
   it.each([
@@ -157,7 +160,7 @@ describe("Binary tensor data extension: requests", () => {
   });
 
   it("the golden logits through binary in and binary out, every fixture image, within 1e-3 of PyTorch", async () => {
-    const total = golden.logits.length / CLASSES;
+    const total = golden.logits.length / classes;
     for (let from = 0; from < total; from += 25) {
       const to = Math.min(total, from + 25);
       // tritonclient's default: binary inputs, and binary_data_output when it names no outputs.
@@ -166,8 +169,8 @@ describe("Binary tensor data extension: requests", () => {
       const logits = decodeResponse(decoded(reply), reply.headers[HEADER_LENGTH.toLowerCase()] as string).outputs[0];
       expect(logits.name).toBe("logits");
       const values = fp32Values(logits.binary as Buffer);
-      expect(values).toHaveLength((to - from) * CLASSES);
-      const expected = golden.logits.subarray(from * CLASSES, to * CLASSES);
+      expect(values).toHaveLength((to - from) * classes);
+      const expected = golden.logits.subarray(from * classes, to * classes);
       expect(Math.max(...values.map((v, i) => Math.abs(v - expected[i])))).toBeLessThan(1e-3);
     }
   });
@@ -178,7 +181,7 @@ describe("Binary tensor data extension: requests", () => {
     const viaBinary = await sendBinary({ inputs: [{ name: "image", datatype: "BYTES", shape: [3], binary: bytesTensor(images) }] });
     expect([viaJson.status, viaBinary.status]).toEqual([200, 200]);
     expect(jsonOf(viaBinary).outputs).toEqual(jsonOf(viaJson).outputs);
-    expect(jsonOf(viaBinary).outputs[0].shape).toEqual([3, CLASSES]);
+    expect(jsonOf(viaBinary).outputs[0].shape).toEqual([3, classes]);
   });
 
   it("the documented example's framing: Content-Type application/octet-stream, model_name in the JSON", async () => {
@@ -230,7 +233,7 @@ describe("Binary tensor data extension: responses", () => {
     expect(outputs[0].data).toEqual(expected.get("probabilities"));
     expect(outputs[0].parameters).toBeUndefined();
     // The binary output: shape and datatype in the JSON, no data, its size in parameters.
-    expect(outputs[1]).toMatchObject({ shape: [2, CLASSES], datatype: "FP32", parameters: { binary_data_size: 2 * CLASSES * 4 } });
+    expect(outputs[1]).toMatchObject({ shape: [2, classes], datatype: "FP32", parameters: { binary_data_size: 2 * classes * 4 } });
     expect(outputs[1].data).toBeUndefined();
     expect(fp32Values(outputs[1].binary as Buffer)).toEqual(expected.get("logits"));
   });
@@ -264,7 +267,7 @@ describe("Binary tensor data extension: responses", () => {
     expect(reply.status).toBe(200);
     expect(reply.headers["content-type"]).toMatch(/^application\/json/);
     expect(reply.headers[HEADER_LENGTH.toLowerCase()]).toBeUndefined();
-    expect(jsonOf(reply).outputs[0].data).toHaveLength(CLASSES);
+    expect(jsonOf(reply).outputs[0].data).toHaveLength(classes);
   });
 });
 
@@ -311,9 +314,9 @@ describe("Binary tensor data extension: sizes that lie (400, a clear message)", 
   });
 
   it("a size that matches the body but not the shape (4 bytes per FP32 element)", async () => {
-    const input: ClientInput = { name: "input", datatype: "FP32", shape: [1, 3, 32, 32], binary: fp32Tensor(golden.inputs.subarray(0, 2 * ITEM)) };
+    const input: ClientInput = { name: "input", datatype: "FP32", shape: [1, ...itemShape(card.input)], binary: fp32Tensor(golden.inputs.subarray(0, 2 * itemFloats)) };
     expectError(await sendBinary({ inputs: [input] }), 400, /holds 24576 bytes of binary data; 3072 FP32 elements need 12288/);
-    const odd: ClientInput = { ...input, binary: Buffer.alloc(ITEM * 4 - 1) };
+    const odd: ClientInput = { ...input, binary: Buffer.alloc(itemFloats * 4 - 1) };
     expectError(await sendBinary({ inputs: [odd] }), 400, /3072 FP32 elements need 12288/);
   });
 
@@ -323,18 +326,18 @@ describe("Binary tensor data extension: sizes that lie (400, a clear message)", 
     ["a string", "12288"],
     ["beyond 2^53", 2 ** 60],
   ])("a binary_data_size that is %s", async (_case, size) => {
-    const json = Buffer.from(JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, 3, 32, 32], parameters: { binary_data_size: size } }] }));
-    expectError(await sendFramed(Buffer.concat([json, fp32Tensor(golden.inputs.subarray(0, ITEM))]), String(json.length)), 400, /binary_data_size must be a non-negative integer/);
+    const json = Buffer.from(JSON.stringify({ inputs: [{ name: "input", datatype: "FP32", shape: [1, ...itemShape(card.input)], parameters: { binary_data_size: size } }] }));
+    expectError(await sendFramed(Buffer.concat([json, fp32Tensor(golden.inputs.subarray(0, itemFloats))]), String(json.length)), 400, /binary_data_size must be a non-negative integer/);
   });
 
   it("an input with both JSON data and binary data", async () => {
-    const input = { ...fp32Binary(0, 1), data: Array.from(golden.inputs.subarray(0, ITEM)) };
+    const input = { ...fp32Binary(0, 1), data: Array.from(golden.inputs.subarray(0, itemFloats)) };
     expectError(await sendBinary({ inputs: [input] }), 400, /both JSON "data" and binary data/);
   });
 
   it("binary FP32 holding NaN or infinity (JSON cannot, so binary may not either)", async () => {
     for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
-      const values = Float32Array.from(golden.inputs.subarray(0, ITEM));
+      const values = Float32Array.from(golden.inputs.subarray(0, itemFloats));
       values[7] = bad;
       expectError(await sendBinary({ inputs: [{ ...fp32Binary(0, 1), binary: fp32Tensor(values) }] }), 400, /element 7 must be a finite number/);
     }
@@ -342,7 +345,7 @@ describe("Binary tensor data extension: sizes that lie (400, a clear message)", 
 
   it("a shape claiming 10^9 images with a few bytes: refused at once, nothing allocated", async () => {
     const started = Date.now();
-    const input: ClientInput = { name: "input", datatype: "FP32", shape: [1e9, 3, 32, 32], binary: fp32Tensor([1, 2, 3]) };
+    const input: ClientInput = { name: "input", datatype: "FP32", shape: [1e9, ...itemShape(card.input)], binary: fp32Tensor([1, 2, 3]) };
     expectError(await sendBinary({ inputs: [input] }), 400, /at most \d+ are accepted/);
     expect(Date.now() - started).toBeLessThan(2_000);
   });
@@ -359,8 +362,8 @@ describe("Binary tensor data extension: sizes that lie (400, a clear message)", 
   });
 
   it("a binary body over CLASSIFIER_MAX_REQUEST_SIZE gets 413 and the connection closes", async () => {
-    const count = Math.ceil(SMALL_LIMIT / (ITEM * 4)) + 1;
-    const input: ClientInput = { name: "input", datatype: "FP32", shape: [count, 3, 32, 32], binary: Buffer.alloc(count * ITEM * 4) };
+    const count = Math.ceil(SMALL_LIMIT / (itemFloats * 4)) + 1;
+    const input: ClientInput = { name: "input", datatype: "FP32", shape: [count, ...itemShape(card.input)], binary: Buffer.alloc(count * itemFloats * 4) };
     const reply = await sendBinary({ inputs: [input] }, {}, smallPort);
     expectError(reply, 413);
     expect(reply.headers.connection).toBe("close");
@@ -373,13 +376,13 @@ describe("Binary framing, fuzzed", () => {
 
   it(`random header lengths, binary sizes and trailing bytes: only 200 or 400, always in the protocol's shape (seed ${SEED}, ${RUNS} runs)`, async () => {
     const statuses = new Map<number, number>();
-    const tensor = fp32Tensor(golden.inputs.subarray(0, ITEM));
+    const tensor = fp32Tensor(golden.inputs.subarray(0, itemFloats));
     await fc.assert(
       fc.asyncProperty(
         fc.record({
           headerDelta: fc.oneof({ arbitrary: fc.constant(0), weight: 3 }, fc.integer({ min: -40, max: 40 })),
           sizeDelta: fc.oneof({ arbitrary: fc.constant(0), weight: 3 }, fc.integer({ min: -8, max: 8 })),
-          kept: fc.oneof({ arbitrary: fc.constant(ITEM * 4), weight: 3 }, fc.nat({ max: ITEM * 4 })),
+          kept: fc.oneof({ arbitrary: fc.constant(itemFloats * 4), weight: 3 }, fc.nat({ max: itemFloats * 4 })),
           trailing: fc.uint8Array({ maxLength: 6 }),
           binaryOutput: fc.boolean(),
           coding: fc.constantFrom("identity", "gzip", "deflate"),
@@ -388,14 +391,14 @@ describe("Binary framing, fuzzed", () => {
           const json = Buffer.from(
             JSON.stringify({
               parameters: { binary_data_output: c.binaryOutput },
-              inputs: [{ name: "input", datatype: "FP32", shape: [1, 3, 32, 32], parameters: { binary_data_size: ITEM * 4 + c.sizeDelta } }],
+              inputs: [{ name: "input", datatype: "FP32", shape: [1, ...itemShape(card.input)], parameters: { binary_data_size: itemFloats * 4 + c.sizeDelta } }],
             }),
           );
           const body = Buffer.concat([json, tensor.subarray(0, c.kept), c.trailing]);
           const sent = c.coding === "gzip" ? zlib.gzipSync(body) : c.coding === "deflate" ? zlib.deflateSync(body) : body;
           const reply = await post(port, inferPath(), sent, { [HEADER_LENGTH]: String(json.length + c.headerDelta), "Content-Encoding": c.coding });
           statuses.set(reply.status, (statuses.get(reply.status) ?? 0) + 1);
-          const exact = c.headerDelta === 0 && c.sizeDelta === 0 && c.kept === ITEM * 4 && c.trailing.length === 0;
+          const exact = c.headerDelta === 0 && c.sizeDelta === 0 && c.kept === itemFloats * 4 && c.trailing.length === 0;
           if (exact) {
             expect(reply.status).toBe(200);
             const { outputs } = decodeResponse(decoded(reply), reply.headers[HEADER_LENGTH.toLowerCase()] as string | undefined);
@@ -458,7 +461,7 @@ describe("Content-Encoding: compressed requests, capped after inflating too", ()
 
   it("413 for a small compressed body that inflates past the limit", async () => {
     // 8 images of JSON is about 120 KB, over the 64 KiB limit; gzip makes it well under 8 KB.
-    const body = gzip(Buffer.from(JSON.stringify({ inputs: [{ ...fp32Json(0, 8), data: Array<number>(8 * ITEM).fill(0.25) }] })));
+    const body = gzip(Buffer.from(JSON.stringify({ inputs: [{ ...fp32Json(0, 8), data: Array<number>(8 * itemFloats).fill(0.25) }] })));
     expect(body.length).toBeLessThan(SMALL_LIMIT / 8);
     const reply = await post(smallPort, inferPath(), body, { "Content-Encoding": "gzip" });
     expectError(reply, 413);

@@ -28,6 +28,7 @@ import {
   type RawResult,
   type Reply,
 } from "./support/http";
+import { itemShape, itemSize } from "../../service/model/card";
 import { MiB, startInProcess, useRealService, type InProcessService } from "./support/service";
 import { CaseTable } from "./support/table";
 
@@ -376,7 +377,7 @@ describe("bodies over the byte limit (413), over a real socket", () => {
 describe("Open Inference Protocol v2 bodies (JSON, errors as {\"error\": \"...\"})", () => {
   const infer = "/v2/models/pyramidnet/infer";
   const tensor = (extra: Record<string, unknown> = {}) => ({
-    inputs: [{ name: "input", datatype: "FP32", shape: [1, 3, 32, 32], data: Array<number>(3 * 32 * 32).fill(0.1), ...extra }],
+    inputs: [{ name: "input", datatype: "FP32", shape: [1, ...itemShape(real.card.input)], data: Array<number>(itemSize(real.card.input)).fill(0.1), ...extra }],
   });
   const post = (body: string) =>
     send(real.service.port, { method: "POST", path: infer, body, headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) } });

@@ -404,12 +404,11 @@ describe("fuzzing", () => {
 
   it(`random Open Inference Protocol v2 requests on /v2/models/pyramidnet/infer (up to ${RUNS.v2} cases)`, async () => {
     const statuses = new Tally();
-    const pixels = 3 * 32 * 32;
     // Placeholders the generator picks, expanded to real tensors and images when the body is built.
     const expand = (data: unknown): unknown => {
       switch (data) {
         case "<fp32 flat>":
-          return Array.from({ length: pixels }, (_, i) => ((i % 97) - 48) / 40);
+          return Array.from({ length: PIXELS }, (_, i) => ((i % 97) - 48) / 40);
         case "<fp32 nested>":
           return [Array.from({ length: 3 }, () => Array.from({ length: 32 }, () => Array<number>(32).fill(0.25)))];
         case "<image>":

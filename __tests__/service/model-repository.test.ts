@@ -10,6 +10,7 @@ import path from "node:path";
 import { sessionOptions } from "../../service/compose";
 import { loadConfig, renderEnvironment } from "../../service/config/schema";
 import { compareVersions, parseVersionPolicy, renderVersionPolicy, selectVersions } from "../../service/config/version-policy";
+import { itemSize } from "../../service/model/card";
 import { ModelRepositoryError, listVersions, loadVersions, planRepository } from "../../service/model/repository";
 import { MODEL_REPOSITORY, configProblems, testConfig, writeModelVersion } from "./helpers";
 
@@ -167,7 +168,7 @@ describe("loadVersions", () => {
         ["1.0.0", "2fe162ff"],
         ["1.1.0", "4d6a53ab"],
       ]);
-      const logits = await Promise.all(loaded.map(({ model }) => model.run(new Float32Array(3 * 32 * 32), 1)));
+      const logits = await Promise.all(loaded.map(({ card, model }) => model.run(new Float32Array(itemSize(card.input)), 1)));
       expect(logits.map((l) => l.length)).toEqual([10, 10]);
       expect(Array.from(logits[0])).not.toEqual(Array.from(logits[1]));
     } finally {

@@ -5,7 +5,7 @@
  * model_version, and a version that is unknown or in the repository but not loaded answers 404, differently.
  */
 import request from "supertest";
-import type { ModelCard } from "../../service/model/card";
+import { itemShape, itemSize, type ModelCard } from "../../service/model/card";
 import type { OnnxModel } from "../../service/model/onnx-model";
 import { expectErrorObject } from "../protocol/helpers";
 import {
@@ -211,7 +211,7 @@ describe("metrics per version", () => {
 describe("Open Inference Protocol, per version", () => {
   const base = "/v2/models/pyramidnet";
   const tensor = (n: number) => ({
-    inputs: [{ name: "input", shape: [n, 3, 32, 32], datatype: "FP32", data: Array.from(golden.inputs.subarray(0, n * 3 * 32 * 32)) }],
+    inputs: [{ name: "input", shape: [n, ...itemShape(current.input)], datatype: "FP32", data: Array.from(golden.inputs.subarray(0, n * itemSize(current.input))) }],
     outputs: [{ name: "logits" }],
   });
 

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import type { ModelCard } from "../../service/model/card";
+import { itemSize, type ModelCard } from "../../service/model/card";
 import { ModelLoadError, OnnxModel, executionProviders } from "../../service/model/onnx-model";
 import { InferencePipeline } from "../../service/pipeline/classifier";
 import { createMetrics } from "../../service/metrics/metrics";
@@ -87,7 +87,7 @@ describe("predictions on the 100 fixture images", () => {
 
   it("classifies preprocessed tensors like the images they came from", async () => {
     const p = pipeline();
-    const { logits, classifications } = await p.classifyTensor(golden.inputs.slice(0, 4 * 3072), 4, { topK: 3, deadline: far() });
+    const { logits, classifications } = await p.classifyTensor(golden.inputs.slice(0, 4 * itemSize(card.input)), 4, { topK: 3, deadline: far() });
     expect(logits).toHaveLength(4 * card.labels.length);
     for (let i = 0; i < 4; i++) {
       const fromImage = await p.classifyImage(golden.images[i].bytes, { topK: 3, deadline: far() });
@@ -98,15 +98,16 @@ describe("predictions on the 100 fixture images", () => {
 
   it("refuses, as the request's fault, a tensor whose huge finite values overflow the logits (found by fuzzing gRPC)", async () => {
     const p = pipeline();
-    const tensor = golden.inputs.slice(0, 2 * 3072);
-    tensor.fill(1.7e38, 3072, 3072 + 16);
+    const image = itemSize(card.input);
+    const tensor = golden.inputs.slice(0, 2 * image);
+    tensor.fill(1.7e38, image, image + 16);
     await expect(p.classifyTensor(tensor, 2, { topK: 3, deadline: far() })).rejects.toMatchObject({
       kind: "invalid_input",
       code: "invalid_input",
       message: expect.stringMatching(/^Image 1 of the tensor overflows the model: its logits are not finite numbers\./),
     });
     // The same values, normalised, are answered.
-    await expect(p.classifyTensor(golden.inputs.slice(0, 3072), 1, { topK: 3, deadline: far() })).resolves.toMatchObject({ logits: expect.any(Float32Array) });
+    await expect(p.classifyTensor(golden.inputs.slice(0, image), 1, { topK: 3, deadline: far() })).resolves.toMatchObject({ logits: expect.any(Float32Array) });
   });
 });
 

@@ -75,6 +75,16 @@ export interface ModelCard {
   readonly evaluatedTop1: number | undefined;
 }
 
+/** One item's dimensions: the tensor's shape without its leading batch dimension ([3, 32, 32] for CIFAR-10 input). */
+export function itemShape(spec: Pick<TensorSpec, "shape">): readonly number[] {
+  return spec.shape.slice(1);
+}
+
+/** Floats in one item of the tensor, the product of its item shape (3 x 32 x 32 = 3072 for CIFAR-10 input). */
+export function itemSize(spec: Pick<TensorSpec, "shape">): number {
+  return itemShape(spec).reduce((product, dimension) => product * dimension, 1);
+}
+
 export class ModelCardError extends Error {
   constructor(
     readonly path: string,

@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import type { InferenceSession } from "onnxruntime-node";
-import type { ModelCard } from "./card";
+import { itemShape, itemSize, type ModelCard } from "./card";
 import { CONFIG_SCHEMA, type EXECUTION_PROVIDERS, type GRAPH_OPTIMIZATION_LEVELS } from "../config/schema";
 
 /** What the pipeline needs from a model; tests may pass their own. */
@@ -140,7 +140,7 @@ export class OnnxModel implements InferenceModel {
       },
       inputName: card.input.name,
       outputName: card.output.name,
-      itemShape: card.input.shape.slice(1),
+      itemShape: itemShape(card.input),
     };
     const worker = startWorker(init);
     const loaded = await waitForLoad(worker, modelPath, executionProvider);
@@ -152,8 +152,8 @@ export class OnnxModel implements InferenceModel {
     }
     const model = new OnnxModel(worker, card.labels.length, options.onFailure);
     try {
-      const itemSize = card.input.shape.slice(1).reduce((a, b) => a * b, 1);
-      for (const n of options.warmUpBatchSizes ?? [1]) await model.run(new Float32Array(n * itemSize), n);
+      const floatsPerItem = itemSize(card.input);
+      for (const n of options.warmUpBatchSizes ?? [1]) await model.run(new Float32Array(n * floatsPerItem), n);
     } catch (error) {
       await model.close();
       throw new ModelLoadError(`${modelPath}: warm-up inference failed: ${(error as Error).message}`, { cause: error });

@@ -4,7 +4,7 @@
  */
 import type { Config } from "../config/schema";
 import { PIPELINE_STAGES, type Metrics } from "../metrics/metrics";
-import type { ModelCard } from "../model/card";
+import { itemShape, itemSize, type ModelCard } from "../model/card";
 import type { InferenceModel } from "../model/onnx-model";
 import { DynamicBatcher } from "./batcher";
 import { createDecoder, type ImageDecoder } from "./decode";
@@ -81,7 +81,7 @@ export class InferencePipeline {
       output: { name: card.output.name, shape: card.output.shape },
     };
     this.modelLabels = { model_name: card.name, model_version: card.version };
-    this.itemSize = card.input.shape.slice(1).reduce((a, b) => a * b, 1);
+    this.itemSize = itemSize(card.input);
     // Series that exist before the first request, so dashboards show this version's zeros instead of gaps.
     const model_version = card.version;
     for (const stage of PIPELINE_STAGES) metrics.stageDuration.zero({ model_version, stage });
@@ -145,7 +145,7 @@ export class InferencePipeline {
   async classifyTensor(tensor: Float32Array, n: number, options: ClassifyOptions): Promise<TensorClassification> {
     if (!Number.isInteger(n) || n < 1 || tensor.length !== n * this.itemSize) {
       throw invalidInput(
-        `Expected ${n} x [${this.model.input.shape.slice(1).join(", ")}] = ${n * this.itemSize} float32 values, got ${tensor.length}.`,
+        `Expected ${n} x [${itemShape(this.model.input).join(", ")}] = ${n * this.itemSize} float32 values, got ${tensor.length}.`,
       );
     }
     const started = this.now();
