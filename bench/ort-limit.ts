@@ -19,8 +19,9 @@ import { readFloat32File } from "../scripts/float32-file";
 import { goldenInputsFor } from "../scripts/golden-fixtures";
 import { CONFIG_SCHEMA } from "../service/config/schema";
 import { spinningConfig } from "../service/model/onnx-model";
-import { itemShape, itemSize, loadModelCard } from "../service/model/card";
+import { itemShape, itemSize, loadModelCard, type TensorSpec } from "../service/model/card";
 import { committedVersionFiles } from "../service/model/repository";
+import { tileImages } from "./tensor-batch";
 
 type GraphLevel = "disabled" | "basic" | "extended" | "all";
 
@@ -54,26 +55,17 @@ export interface OrtLimitReport {
 interface WorkerJob {
   readonly modelPath: string;
   readonly inputsPath: string;
-  /** The card's input shape, [-1, 3, 32, 32]: the batch dimension, then one image's. */
-  readonly inputShape: readonly number[];
+  /** The card's input tensor, shape [-1, 3, 32, 32]: the batch dimension, then one image's. */
+  readonly input: Pick<TensorSpec, "shape">;
   readonly config: OrtConfig;
   readonly seconds: number;
 }
 
 /** `batch` images tiled from the inputs, starting at a different image per tensor. */
-function batchTensors(inputs: Float32Array, inputShape: readonly number[], batch: number, count: number): ort.Tensor[] {
-  const pixels = itemSize({ shape: inputShape });
-  const images = inputs.length / pixels;
-  const tensors: ort.Tensor[] = [];
-  for (let t = 0; t < count; t++) {
-    const data = new Float32Array(batch * pixels);
-    for (let i = 0; i < batch; i++) {
-      const src = (t * batch + i) % images;
-      data.set(inputs.subarray(src * pixels, (src + 1) * pixels), i * pixels);
-    }
-    tensors.push(new ort.Tensor("float32", data, [batch, ...itemShape({ shape: inputShape })]));
-  }
-  return tensors;
+function batchTensors(pool: Float32Array, input: Pick<TensorSpec, "shape">, batch: number, count: number): ort.Tensor[] {
+  const shape = [batch, ...itemShape(input)];
+  const floatsPerImage = itemSize(input);
+  return Array.from({ length: count }, (_, t) => new ort.Tensor("float32", tileImages(pool, floatsPerImage, batch, t * batch), shape));
 }
 
 /** Runs one session for about `seconds` after a warm-up; returns runs and elapsed seconds. */
@@ -87,7 +79,7 @@ async function measureSession(job: WorkerJob): Promise<{ runs: number; elapsed: 
     extra: spinningConfig(config.spinning ?? true), // spinning is ONNX Runtime's own default
   });
   const inputName = session.inputNames[0];
-  const tensors = batchTensors(readFloat32File(job.inputsPath), job.inputShape, config.batch, 4);
+  const tensors = batchTensors(readFloat32File(job.inputsPath), job.input, config.batch, 4);
   for (let i = 0; i < 3; i++) await session.run({ [inputName]: tensors[i % tensors.length] });
   let runs = 0;
   const start = process.hrtime.bigint();
@@ -160,7 +152,7 @@ async function main(): Promise<void> {
   const inputs = goldenInputsFor(process.cwd(), opts.modelVersion);
   if (inputs.version !== opts.modelVersion) console.error(`ort: ${opts.modelVersion} has no golden tensors; timing it on ${inputs.version}'s`);
   const inputsPath = inputs.path;
-  const base = { modelPath, inputsPath, inputShape: card.input.shape, seconds: opts.seconds };
+  const base = { modelPath, inputsPath, input: { shape: card.input.shape }, seconds: opts.seconds };
   const sweep: OrtConfig[] = [];
   const batches = opts.quick ? [1, 32] : [1, 4, 8, 16, 32, 64, 128];
   for (const intraOpThreads of opts.quick ? [2] : [1, 2]) {

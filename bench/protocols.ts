@@ -24,8 +24,10 @@ import { itemShape, itemSize, loadModelCard } from "../service/model/card";
 import { committedVersionFiles } from "../service/model/repository";
 import type { Message } from "../service/protocols/grpc/client";
 import { loadProtos } from "../service/protocols/grpc/definition";
+import { fp32ToBytes } from "../service/protocols/v2/tensor-bytes";
 import { machineBusySeconds, processCpuSeconds, processTree } from "./processes";
 import { startSystem, stopSystem, type RunContext, type SystemSpec } from "./systems";
+import { tileImages } from "./tensor-batch";
 
 export const PROTOCOLS = ["rest-json", "rest-binary", "grpc"] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
@@ -102,22 +104,6 @@ export async function loadProtocolInputs(repo: string, version: string): Promise
   };
 }
 
-function batchOf(inputs: ProtocolInputs, batch: number, variant: number): Float32Array {
-  const item = inputs.itemSize;
-  const images = inputs.tensors.length / item;
-  const out = new Float32Array(batch * item);
-  for (let i = 0; i < batch; i++) {
-    const image = (variant * batch + i) % images;
-    out.set(inputs.tensors.subarray(image * item, (image + 1) * item), i * item);
-  }
-  return out;
-}
-
-function fp32Bytes(values: Float32Array): Buffer {
-  const bytes = Buffer.alloc(values.length * 4);
-  values.forEach((value, i) => bytes.writeFloatLE(value, i * 4));
-  return bytes;
-}
 
 /** One prepared call of a protocol: what to send, and how to read the logits out of the answer. */
 interface PreparedCall {
@@ -136,7 +122,7 @@ function restJson(inputs: ProtocolInputs, values: Float32Array, batch: number): 
 }
 
 function restBinary(inputs: ProtocolInputs, values: Float32Array, batch: number): PreparedCall {
-  const tensor = fp32Bytes(values);
+  const tensor = fp32ToBytes(values);
   const header = Buffer.from(
     JSON.stringify({
       inputs: [{ name: inputs.inputName, datatype: "FP32", shape: [batch, ...inputs.itemShape], parameters: { binary_data_size: tensor.length } }],
@@ -159,7 +145,7 @@ function grpcMessage(method: InferMethod, inputs: ProtocolInputs, values: Float3
     model_name: inputs.model,
     inputs: [{ name: inputs.inputName, datatype: "FP32", shape: [batch, ...inputs.itemShape] }],
     outputs: [{ name: inputs.outputName }],
-    raw_input_contents: [fp32Bytes(values)],
+    raw_input_contents: [fp32ToBytes(values)],
   });
   return { body, headers: {} };
 }
@@ -280,7 +266,7 @@ export async function runProtocolCell(cell: ProtocolCellSpec, ctx: RunContext, i
       : restTransport(server.url, inputs, cell.concurrency, cell.protocol === "rest-binary");
   try {
     const calls = Array.from({ length: VARIANTS }, (_, variant) => {
-      const values = batchOf(inputs, cell.batch, variant);
+      const values = tileImages(inputs.tensors, inputs.itemSize, cell.batch, variant * cell.batch);
       if (cell.protocol === "rest-json") return restJson(inputs, values, cell.batch);
       if (cell.protocol === "rest-binary") return restBinary(inputs, values, cell.batch);
       return grpcMessage(method, inputs, values, cell.batch);

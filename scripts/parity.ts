@@ -46,6 +46,7 @@ async function main(): Promise<void> {
   const card = await loadModelCard(cardPath);
   const classes = card.labels.length;
   const pixels = itemSize(card.input);
+  const imageShape = itemShape(card.input);
   const n = inputs.length / pixels;
   if (!Number.isInteger(n) || expected.length !== n * classes) {
     throw new Error(`${dir}: ${inputs.length} input floats and ${expected.length} logits do not make whole images of ${pixels} floats with ${classes} logits each`);
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
   const batch = 250;
   for (let start = 0; start < n; start += batch) {
     const size = Math.min(batch, n - start);
-    const tensor = new ort.Tensor("float32", inputs.subarray(start * pixels, (start + size) * pixels), [size, ...itemShape(card.input)]);
+    const tensor = new ort.Tensor("float32", inputs.subarray(start * pixels, (start + size) * pixels), [size, ...imageShape]);
     const out = await session.run({ [session.inputNames[0]]: tensor });
     const logits = out[session.outputNames[0]].data as Float32Array;
     for (let i = 0; i < size; i++) {

@@ -4,18 +4,13 @@
  * row-major) when the request sent raw data.
  */
 import type { InferenceResponse } from "../v2/response";
+import { fp32ToBytes } from "../v2/tensor-bytes";
 import type { InferOutputTensor, ModelInferResponse } from "./definition";
 
 export function toModelInferResponse(response: InferenceResponse, raw: boolean): ModelInferResponse {
   const outputs = response.outputs.map(({ name, datatype, shape, data }): InferOutputTensor =>
     raw ? { name, datatype, shape } : { name, datatype, shape, contents: { fp32_contents: data } },
   );
-  const raw_output_contents = raw ? response.outputs.map(({ data }) => fp32Bytes(data)) : [];
+  const raw_output_contents = raw ? response.outputs.map(({ data }) => fp32ToBytes(data)) : [];
   return { model_name: response.model_name, model_version: response.model_version, id: response.id, outputs, raw_output_contents };
-}
-
-function fp32Bytes(data: readonly number[]): Buffer {
-  const bytes = Buffer.alloc(data.length * 4);
-  data.forEach((value, i) => bytes.writeFloatLE(value, i * 4));
-  return bytes;
 }
