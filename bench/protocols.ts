@@ -104,7 +104,6 @@ export async function loadProtocolInputs(repo: string, version: string): Promise
   };
 }
 
-
 /** One prepared call of a protocol: what to send, and how to read the logits out of the answer. */
 interface PreparedCall {
   readonly body: Buffer;
